@@ -1,0 +1,51 @@
+//! `verify` and `construct_event` at 256 B, 1 KiB and 16 KiB.
+//!
+//! Run with `cargo xtask bench`. Bodies are realistic `call_ended` events
+//! whose summary is padded to the target size.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use std::hint::black_box;
+use threetone_webhooks::{Options, Verifier};
+
+const SIZES: [usize; 3] = [256, 1024, 16 * 1024];
+
+/// A valid `call_ended` event of exactly `size` bytes.
+fn event_of_size(size: usize) -> Vec<u8> {
+    let frame = |summary: &str| {
+        format!(
+            r#"{{"event":"call_ended","timestamp":"2024-01-15T10:35:00Z","data":{{"call_id":"call_abc123","duration_seconds":300,"end_reason":"completed","resolution_status":"resolved","conversation_summary":"{summary}","satisfaction_score":4.5,"transcript_available":true,"recording_available":true}}}}"#
+        )
+    };
+    let padding = size.saturating_sub(frame("").len());
+    let body = frame(&"x".repeat(padding)).into_bytes();
+    assert_eq!(body.len(), size, "frame is larger than {size} bytes");
+    body
+}
+
+fn benches(c: &mut Criterion) {
+    let verifier = Verifier::new("whsec_benchmark_secret").unwrap();
+    let options = Options::default();
+    for (name, construct) in [("verify", false), ("construct_event", true)] {
+        let mut group = c.benchmark_group(name);
+        for size in SIZES {
+            let body = event_of_size(size);
+            let header = verifier.sign(&body);
+            group.throughput(Throughput::Bytes(size as u64));
+            group.bench_with_input(BenchmarkId::from_parameter(size), &body, |b, body| {
+                if construct {
+                    b.iter(|| {
+                        verifier
+                            .construct_event(black_box(body), black_box(&header), &options)
+                            .unwrap()
+                    });
+                } else {
+                    b.iter(|| verifier.verify(black_box(body), black_box(&header)).unwrap());
+                }
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(verify, benches);
+criterion_main!(verify);

@@ -1,0 +1,88 @@
+//! Receive ThreeTone webhooks: verify the HMAC-SHA256 signature over the raw
+//! body, then parse and validate the event into typed Rust values.
+//!
+//! `no_std` with `alloc`, no clock and no I/O, so the same core runs natively,
+//! in WebAssembly (the npm package, the Wasm component) and in a Cloudflare
+//! Worker.
+//!
+//! ```
+//! use threetone_webhooks::{EventData, Options, Verifier};
+//!
+//! let verifier = Verifier::with_secrets(["whsec_current", "whsec_previous"])?;
+//! let body = br#"{"event":"escalation_triggered","timestamp":"2024-01-15T10:32:00Z","data":{
+//!     "call_id":"call_abc123","conversation_id":"conv_xyz789",
+//!     "escalation_reason":"customer_requested_human","escalation_trigger":"keyword_detected",
+//!     "agent_id":"agent_456","target_queue":"human_agents",
+//!     "context_summary":"Complex billing issue","conversation_history":"Available via API"}}"#;
+//! let header = verifier.sign(body); // what ThreeTone sends in X-ThreeTone-Signature
+//!
+//! let options = Options::default().max_age(300, 1_705_314_720); // now, from your clock
+//! let event = verifier.construct_event(body, &header, &options)?;
+//! match event.data {
+//!     EventData::EscalationTriggered(escalation) => assert_eq!(escalation.target_queue, "human_agents"),
+//!     _ => unreachable!(),
+//! }
+//! # Ok::<(), threetone_webhooks::Error>(())
+//! ```
+//!
+//! Every error has a stable [`code()`](Error::code) and the
+//! [`http_status()`](Error::http_status) to answer with.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+extern crate alloc;
+
+pub mod error;
+pub mod event;
+pub mod sample;
+#[cfg(feature = "schema")]
+pub mod schema;
+pub mod signature;
+pub mod validate;
+
+pub use error::{Error, PayloadError, ValidationError, VerifyError};
+pub use event::{Event, EventData, EventType, Timestamp};
+pub use sample::sample_event;
+pub use signature::{SIGNATURE_HEADER, Verifier, parse_header};
+pub use validate::{Freshness, Options};
+
+/// Parses and validates an event without checking its signature.
+///
+/// Use it for bodies whose authenticity is already established (for example
+/// behind [`Verifier::verify`], or re-read from your own store).
+///
+/// # Errors
+/// A [`PayloadError`]: not JSON, a field of the wrong shape (with its JSON
+/// path), an unknown type when those are rejected, or a stale timestamp.
+pub fn parse_event(body: &[u8], options: &Options) -> Result<Event, PayloadError> {
+    let value = serde_json::from_slice(body).map_err(|error| PayloadError::InvalidJson {
+        line: error.line(),
+        column: error.column(),
+    })?;
+    let event = Event::from_value(value)?;
+    validate::check(&event, options)?;
+    Ok(event)
+}
+
+impl Verifier {
+    /// Verifies the signature, then parses and validates the event.
+    ///
+    /// # Errors
+    /// [`Error::Verify`] if the signature is wrong (the body is not parsed),
+    /// else [`Error::Payload`] as for [`parse_event`].
+    pub fn construct_event(
+        &self,
+        body: &[u8],
+        header: &str,
+        options: &Options,
+    ) -> Result<Event, Error> {
+        self.verify(body, header)?;
+        Ok(parse_event(body, options)?)
+    }
+}
+
+// The README's examples run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
