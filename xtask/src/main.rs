@@ -1,0 +1,65 @@
+//! `cargo xtask <task>`: the one place that builds, checks and orchestrates.
+//!
+//! Tasks:
+//! - `test`: everything CI checks (format, lints, tests, doctests, the no_std
+//!   build, generated files up to date).
+//! - `codegen [--check]`: writes the JSON Schemas under `schema/`, or with
+//!   `--check` fails if the committed ones are stale.
+//! - `bench`: the criterion benchmarks.
+
+mod codegen;
+mod command;
+
+use std::process::ExitCode;
+
+use command::cargo;
+
+/// A target without `std`: the core must build for it.
+const NO_STD_TARGET: &str = "thumbv7em-none-eabihf";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let result = match args.as_slice() {
+        ["test"] => test(),
+        ["codegen"] => codegen::write(),
+        ["codegen", "--check"] => codegen::check(),
+        ["bench", rest @ ..] => bench(rest),
+        _ => {
+            eprintln!("usage: cargo xtask <test | codegen [--check] | bench [criterion args]>");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn test() -> Result<(), String> {
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
+    cargo(&["test", "--workspace", "--all-features"])?;
+    no_std_build()?;
+    codegen::check()?;
+    println!("xtask: all checks passed");
+    Ok(())
+}
+
+/// Builds the core for a target that has no `std`, proving it needs none.
+fn no_std_build() -> Result<(), String> {
+    command::ensure_rust_target(NO_STD_TARGET)?;
+    cargo(&["build", "--package", "threetone-webhooks", "--lib", "--target", NO_STD_TARGET])
+}
+
+fn bench(criterion_args: &[&str]) -> Result<(), String> {
+    let mut args = vec!["bench", "--package", "threetone-webhooks", "--bench", "verify"];
+    if !criterion_args.is_empty() {
+        args.push("--");
+        args.extend(criterion_args);
+    }
+    cargo(&args)
+}
