@@ -245,3 +245,19 @@ fn timestamps_format_from_unix_seconds() {
     assert_eq!(Timestamp::from_unix_seconds(i64::MAX), None);
     assert_eq!(Timestamp::from_unix_seconds(-62_167_219_201), None); // year -1
 }
+
+#[test]
+fn call_id_is_found_in_every_event_that_names_a_call() {
+    let now = Timestamp::from_unix_seconds(1_705_314_600).unwrap();
+    for &event_type in EventType::ALL {
+        let event =
+            parse_event(sample_event(event_type, &now, "q7").as_bytes(), &Options::default())
+                .unwrap();
+        let names_a_call =
+            !matches!(event_type, EventType::MaintenanceScheduled | EventType::QuotaExceeded)
+                && !matches!(event_type, EventType::AgentAvailable | EventType::AgentOffline);
+        assert_eq!(event.call_id(), names_a_call.then_some("call_q7"), "{event_type}");
+    }
+    let unknown = br#"{"event":"x","timestamp":"2024-01-15T10:30:00Z","data":{"call_id":"c9"}}"#;
+    assert_eq!(parse_event(unknown, &Options::default()).unwrap().call_id(), Some("c9"));
+}

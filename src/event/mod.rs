@@ -158,6 +158,26 @@ events! {
     QuotaExceeded(QuotaExceeded) = "quota_exceeded",
 }
 
+impl EventData {
+    /// The call this event concerns, when it names one (for logs and routing).
+    pub fn call_id(&self) -> Option<&str> {
+        match self {
+            Self::CallStarted(data) => Some(&data.call_id),
+            Self::CallEnded(data) => Some(&data.call_id),
+            Self::ConversationEnded(data) => Some(&data.call_id),
+            Self::EscalationTriggered(data) => Some(&data.call_id),
+            Self::CallTransferred(data) => data.call_id.as_deref(),
+            Self::AgentAvailable(data) | Self::AgentBusy(data) | Self::AgentOffline(data) => {
+                data.call_id.as_deref()
+            }
+            Self::ConversationStarted(data) => data.call_id.as_deref(),
+            Self::SystemError(data) => data.call_id.as_deref(),
+            Self::MaintenanceScheduled(_) | Self::QuotaExceeded(_) => None,
+            Self::Unknown { data, .. } => data.as_ref()?.get("call_id")?.as_str(),
+        }
+    }
+}
+
 impl core::fmt::Display for EventType {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str(self.as_str())
@@ -184,6 +204,11 @@ impl Event {
     /// The event's name on the wire, known or not.
     pub fn event_name(&self) -> &str {
         self.data.event_name()
+    }
+
+    /// The call this event concerns, when it names one.
+    pub fn call_id(&self) -> Option<&str> {
+        self.data.call_id()
     }
 
     /// Builds an event from parsed JSON, checking every field's shape.
