@@ -1,0 +1,125 @@
+// Test harness for the Worker: a real origin on 127.0.0.1:0, and the built
+// Worker (worker/build/) in real workerd through Miniflare.
+
+import { createHash, createHmac } from "node:crypto";
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
+
+export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+// Miniflare is pinned in worker/package.json; resolve it from there.
+const fromWorker = createRequire(`${ROOT}worker/package.json`);
+const { Miniflare } = await import(fromWorker.resolve("miniflare"));
+
+export const SECRET = "whsec_edge_test_secret_5f2c";
+export const ADMIN_TOKEN = "admin_token_for_tests_91ab";
+
+/** `sha256=<hex>` computed by Node's own crypto, independent of the Worker. */
+export function sign(body, secret = SECRET) {
+  return `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
+}
+
+export function sha256(bytes) {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** One of ThreeTone's documented example payloads, as bytes. */
+export function seedPayload(event) {
+  return readFileSync(`${ROOT}tests/vectors/payloads/${event}.json`);
+}
+
+/** A documented-shape event with a unique call id and the given timestamp. */
+export function event(type = "call_ended", { id = Math.random().toString(36).slice(2), timestamp } = {}) {
+  const body = JSON.parse(seedPayload(type));
+  body.data.call_id = `call_${id}`;
+  if (timestamp) body.timestamp = timestamp;
+  return JSON.stringify(body);
+}
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * An origin that records every request (headers, body bytes, body hash) and
+ * answers with `behavior(request)`: `{ status, body, delayMs }`.
+ */
+export async function startOrigin() {
+  const received = [];
+  let behavior = () => ({ status: 200, body: "ok" });
+  const server = http.createServer((request, response) => {
+    const chunks = [];
+    request.on("data", (chunk) => chunks.push(chunk));
+    request.on("end", async () => {
+      const body = Buffer.concat(chunks);
+      const entry = { method: request.method, url: request.url, headers: request.headers, body, sha256: sha256(body) };
+      received.push(entry);
+      const answer = await behavior(entry);
+      if (answer.delayMs) await sleep(answer.delayMs);
+      response.writeHead(answer.status ?? 200, { "content-type": "text/plain" });
+      response.end(answer.body ?? "");
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}/webhooks/threetone`,
+    received,
+    answer(fn) {
+      behavior = fn;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(resolve);
+      }),
+  };
+}
+
+/** Every line the Worker printed, across all instances (for the log audit). */
+export const workerOutput = [];
+
+/** The built Worker in workerd, with `vars` as its environment. */
+export async function startWorker(vars) {
+  const mf = new Miniflare({
+    modules: true,
+    scriptPath: `${ROOT}worker/build/index.js`,
+    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+    compatibilityDate: "2026-04-26",
+    durableObjects: { IDEMPOTENCY: "IdempotencyStore", FAILURES: "FailureCounter", DELIVERIES: "DeliveryLog" },
+    bindings: Object.fromEntries(Object.entries(vars).filter(([, value]) => value !== undefined)),
+    handleRuntimeStdio(stdout, stderr) {
+      for (const stream of [stdout, stderr]) {
+        stream.on("data", (data) => workerOutput.push(...String(data).split("\n").filter(Boolean)));
+      }
+    },
+  });
+  await mf.ready;
+  return {
+    fetch: (path, init = {}) => mf.dispatchFetch(`http://edge.test${path}`, init),
+    /** POSTs a webhook as ThreeTone would. */
+    post(body, { signature = sign(body), headers = {}, client = "203.0.113.7" } = {}) {
+      return mf.dispatchFetch("http://edge.test/webhooks/threetone", {
+        method: "POST",
+        body,
+        headers: {
+          "content-type": "application/json",
+          "cf-connecting-ip": client,
+          ...(signature === null ? {} : { "x-threetone-signature": signature }),
+          ...headers,
+        },
+      });
+    },
+    dispose: () => mf.dispose(),
+  };
+}
+
+/** Configuration for a working Worker in front of `origin`. */
+export function baseVars(origin, extra = {}) {
+  return {
+    WEBHOOK_SECRET: SECRET,
+    ORIGIN_URL: origin.url,
+    ALLOW_INSECURE_ORIGIN: "true",
+    ADMIN_TOKEN,
+    ...extra,
+  };
+}

@@ -1,0 +1,94 @@
+//! `threetone-edge`: a Cloudflare Worker in front of your endpoint that
+//! verifies ThreeTone webhooks at the edge and forwards only authentic events,
+//! once each, to `ORIGIN_URL`.
+//!
+//! | request | answer |
+//! | --- | --- |
+//! | `POST /webhooks/threetone` | verify, validate, dedupe, forward ([`webhook`]) |
+//! | `GET /health` | configured or not, version |
+//! | `GET /logs` (bearer `ADMIN_TOKEN`) | recent deliveries |
+//! | `POST /test` (bearer `ADMIN_TOKEN`) | a signed sample event through the same pipeline |
+
+mod admin;
+mod config;
+mod delivery_log;
+mod forward;
+mod idempotency;
+mod outcome;
+mod rate_limit;
+mod rpc;
+mod webhook;
+
+use serde_json::json;
+use threetone_webhooks::Timestamp;
+use worker::{Context, Date, Env, Method, Request, Response, Result, console_log, event};
+
+pub use delivery_log::DeliveryLog;
+pub use idempotency::IdempotencyStore;
+pub use rate_limit::FailureCounter;
+
+use config::Config;
+use delivery_log::Delivery;
+use webhook::Facts;
+
+#[event(fetch)]
+async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response> {
+    let started = Date::now().as_millis();
+    let config = Config::from_env(&env);
+    let path = request.path();
+    let request_id = request.headers().get("CF-Ray")?.unwrap_or_else(admin::random_id);
+
+    let (outcome, facts) = if path == config.webhook_path {
+        match webhook::read(&mut request, &config).await {
+            Ok(inbound) => webhook::deliver(&inbound, &config, &env, &request_id).await,
+            Err(outcome) => (outcome, Facts::default()),
+        }
+    } else {
+        match (request.method(), path.as_str()) {
+            (Method::Get, "/health") => return admin::health(&config),
+            (Method::Get, "/logs") => return admin::logs(&request, &config, &env).await,
+            (Method::Post, "/test") => match admin::test_event(&mut request, &config).await? {
+                Ok(inbound) => webhook::deliver(&inbound, &config, &env, &request_id).await,
+                Err(refusal) => return Ok(refusal),
+            },
+            _ => return Ok(Response::from_json(&json!({ "error": "not_found" }))?.with_status(404)),
+        }
+    };
+
+    let latency_ms = Date::now().as_millis().saturating_sub(started);
+    // One JSON line per request: never the body, a header value or a secret.
+    console_log!(
+        "{}",
+        json!({
+            "request_id": request_id,
+            "path": path,
+            "event": facts.event,
+            "call_id": facts.call_id,
+            "outcome": outcome.name(),
+            "status": outcome.status(),
+            "origin_status": outcome.origin_status(),
+            "latency_ms": latency_ms,
+        })
+    );
+    if let Some(status) = outcome.delivery_status() {
+        let delivery = Delivery {
+            timestamp: Timestamp::from_unix_seconds((started / 1000) as i64)
+                .map(|timestamp| timestamp.to_string())
+                .unwrap_or_default(),
+            event: facts.event.unwrap_or_default(),
+            status: status.into(),
+            response_code: outcome.status(),
+            delivery_time_ms: latency_ms,
+            retry_count: facts.retry_count,
+            error: (status == "failed" || status == "rejected").then(|| outcome.name().into()),
+            origin_status: outcome.origin_status(),
+            call_id: facts.call_id,
+            request_id: request_id.clone(),
+        };
+        // Recorded after the answer is sent, so logging adds no latency.
+        ctx.wait_until(async move {
+            let _ = delivery_log::append(&env, &delivery).await;
+        });
+    }
+    outcome.into_response(&request_id)
+}

@@ -1,0 +1,213 @@
+//! The webhook pipeline: read the request within limits, verify, validate,
+//! filter, deduplicate, forward. Every rule about signatures and payloads is
+//! the core crate's; this module only decides what to do with its verdicts.
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use threetone_webhooks::{Options, PayloadError, SIGNATURE_HEADER, parse_event};
+use worker::{Date, Env, Headers, Method, Request};
+
+use crate::config::{Config, InvalidPayloadPolicy};
+use crate::forward::{self, OriginAnswer};
+use crate::idempotency::{self, Claim};
+use crate::outcome::Outcome;
+use crate::rate_limit;
+
+/// Header that carries the edge's own signature toward the origin.
+pub const EDGE_SIGNATURE_HEADER: &str = "X-ThreeTone-Edge-Signature";
+/// Header that flags a forwarded body that failed validation, with the error code.
+pub const EDGE_INVALID_HEADER: &str = "X-ThreeTone-Edge-Invalid";
+
+/// A request that passed the HTTP checks, with its body read.
+pub struct Inbound {
+    pub body: Vec<u8>,
+    pub signature: String,
+    pub content_type: String,
+    /// Client address, for flood protection.
+    pub client: String,
+}
+
+/// What the pipeline learned, for the logs.
+#[derive(Default)]
+pub struct Facts {
+    pub event: Option<String>,
+    pub call_id: Option<String>,
+    /// Earlier deliveries of the same event.
+    pub retry_count: Option<u32>,
+}
+
+/// Checks method, size and media type, then reads the body (never past the limit).
+pub async fn read(request: &mut Request, config: &Config) -> Result<Inbound, Outcome> {
+    if request.method() != Method::Post {
+        return Err(Outcome::MethodNotAllowed);
+    }
+    let headers = request.headers();
+    let header = |name: &str| headers.get(name).ok().flatten();
+    let declared_length =
+        header("Content-Length").and_then(|length| length.trim().parse::<u64>().ok());
+    if declared_length.is_some_and(|length| length > config.max_body_bytes as u64) {
+        return Err(Outcome::TooLarge);
+    }
+    let content_type = header("Content-Type").unwrap_or_else(|| "application/json".into());
+    if !is_json(&content_type) {
+        return Err(Outcome::UnsupportedMediaType);
+    }
+    let signature = header(SIGNATURE_HEADER).unwrap_or_default();
+    let client = header("CF-Connecting-IP").unwrap_or_else(|| "unknown".into());
+    let body = read_body(request, config.max_body_bytes).await?;
+    Ok(Inbound { body, signature, content_type, client })
+}
+
+/// Runs an inbound request through verification, validation, filtering,
+/// deduplication and forwarding.
+pub async fn deliver(
+    inbound: &Inbound,
+    config: &Config,
+    env: &Env,
+    request_id: &str,
+) -> (Outcome, Facts) {
+    let mut facts = Facts::default();
+    let (Some(verifier), Some(origin_url), true) =
+        (&config.verifier, &config.origin_url, config.is_ready())
+    else {
+        return (Outcome::NotConfigured, facts);
+    };
+
+    if verifier.verify(&inbound.body, &inbound.signature).is_err() {
+        let verdict = rate_limit::record_failure(
+            env,
+            &inbound.client,
+            config.rate_limit_failures,
+            config.rate_limit_window_seconds,
+        )
+        .await;
+        return match verdict {
+            Ok(verdict) if verdict.limited => {
+                (Outcome::RateLimited { retry_after_seconds: verdict.retry_after_seconds }, facts)
+            }
+            _ => (Outcome::InvalidSignature, facts),
+        };
+    }
+
+    let now = Date::now().as_millis() / 1000;
+    let options = match config.max_event_age_seconds {
+        Some(max_age) => Options::default().max_age(max_age, now as i64),
+        None => Options::default(),
+    };
+    let invalid = match parse_event(&inbound.body, &options) {
+        Ok(event) => {
+            facts.event = Some(event.event_name().to_string());
+            facts.call_id = event.call_id().map(String::from);
+            None
+        }
+        Err(error) => {
+            facts.event = event_name_of_invalid(&inbound.body);
+            let stale = matches!(
+                error,
+                PayloadError::TimestampTooOld { .. } | PayloadError::TimestampInFuture { .. }
+            );
+            if stale || config.on_invalid_payload == InvalidPayloadPolicy::Reject {
+                return (Outcome::Rejected(error), facts);
+            }
+            Some(error.code())
+        }
+    };
+
+    let event_name = facts.event.clone().unwrap_or_default();
+    if let Some(allowed) = &config.forward_events
+        && !allowed.contains(&event_name)
+    {
+        return (Outcome::Ignored, facts);
+    }
+
+    // A verified header is exactly `sha256=` and 64 hex digits: lowercased, it
+    // names the body, and every redelivery of the same event carries it.
+    let key = inbound.signature.trim().to_ascii_lowercase();
+    let ttl_ms = config.idempotency_ttl_seconds * 1000;
+    let lease_ms = config.origin_timeout_ms + 5_000;
+    match idempotency::claim(env, &key, lease_ms, ttl_ms).await {
+        Err(_) => return (Outcome::StoreUnavailable, facts),
+        Ok(Claim::InFlight) => return (Outcome::InFlight, facts),
+        Ok(Claim::Duplicate { attempt }) => {
+            facts.retry_count = Some(attempt - 1);
+            return (Outcome::Duplicate, facts);
+        }
+        Ok(Claim::Acquired { attempt }) => facts.retry_count = Some(attempt - 1),
+    }
+
+    let headers = match origin_headers(inbound, config, &event_name, invalid, request_id) {
+        Ok(headers) => headers,
+        Err(_) => return (Outcome::OriginUnreachable, facts),
+    };
+    let answer = forward::send(origin_url, &inbound.body, headers, config.origin_timeout_ms).await;
+    let outcome = match answer {
+        OriginAnswer::Status { status, .. } if (200..300).contains(&status) => {
+            Outcome::Delivered { origin_status: status }
+        }
+        OriginAnswer::Status { status, body } if (400..500).contains(&status) => {
+            Outcome::OriginRejected { status, body }
+        }
+        OriginAnswer::Status { status, .. } => Outcome::OriginFailed { status },
+        OriginAnswer::Timeout => Outcome::OriginTimeout,
+        OriginAnswer::Unreachable => Outcome::OriginUnreachable,
+    };
+    // If recording fails, the key's lease or TTL still expires: at worst a
+    // retry is forwarded again, never lost.
+    let _ = match outcome {
+        Outcome::Delivered { .. } => idempotency::complete(env, &key, ttl_ms).await,
+        _ => idempotency::release(env, &key, ttl_ms).await,
+    };
+    (outcome, facts)
+}
+
+/// The headers sent to the origin: nothing of the inbound request but these.
+fn origin_headers(
+    inbound: &Inbound,
+    config: &Config,
+    event_name: &str,
+    invalid: Option<&str>,
+    request_id: &str,
+) -> worker::Result<Headers> {
+    let headers = Headers::new();
+    headers.set("Content-Type", &inbound.content_type)?;
+    headers.set(SIGNATURE_HEADER, inbound.signature.trim())?;
+    if !event_name.is_empty() {
+        headers.set("X-ThreeTone-Event", event_name)?;
+    }
+    headers.set("X-Request-Id", request_id)?;
+    if let Some(signer) = &config.origin_signer {
+        headers.set(EDGE_SIGNATURE_HEADER, &signer.sign(&inbound.body))?;
+    }
+    if let Some(code) = invalid {
+        headers.set(EDGE_INVALID_HEADER, code)?;
+    }
+    Ok(headers)
+}
+
+/// Reads the body, stopping as soon as it passes `max` bytes.
+async fn read_body(request: &mut Request, max: usize) -> Result<Vec<u8>, Outcome> {
+    let Ok(mut stream) = request.stream() else {
+        return Ok(Vec::new()); // no body at all
+    };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| Outcome::Unreadable)?;
+        if body.len() + chunk.len() > max {
+            return Err(Outcome::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// `application/json` or any `+json` type, parameters ignored.
+fn is_json(content_type: &str) -> bool {
+    let media_type = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    media_type == "application/json" || media_type.ends_with("+json")
+}
+
+/// The `event` field of a body that did not validate, if it has one.
+fn event_name_of_invalid(body: &[u8]) -> Option<String> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    value.get("event")?.as_str().map(String::from)
+}
