@@ -15,9 +15,11 @@ pub fn cargo(args: &[&str]) -> Result<(), String> {
     run(Command::new(cargo).args(args))
 }
 
-/// Runs a command in the workspace root, echoing it first.
+/// Runs a command (in the workspace root unless it names a directory), echoing it first.
 pub fn run(command: &mut Command) -> Result<(), String> {
-    command.current_dir(workspace_root());
+    if command.get_current_dir().is_none() {
+        command.current_dir(workspace_root());
+    }
     let shown = format!("{command:?}");
     println!("xtask: running {shown}");
     let status = command.status().map_err(|error| format!("cannot start {shown}: {error}"))?;

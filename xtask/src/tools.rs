@@ -1,0 +1,64 @@
+//! Tools the build needs, installed at pinned versions only when missing, and
+//! only from the package registries (crates.io, npm).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::command::{run, workspace_root};
+
+/// The version of `package` recorded in `Cargo.lock`.
+pub fn locked_version(package: &str) -> Result<String, String> {
+    let lock = std::fs::read_to_string(workspace_root().join("Cargo.lock"))
+        .map_err(|error| format!("cannot read Cargo.lock: {error}"))?;
+    let entry = format!("name = \"{package}\"\nversion = \"");
+    let start =
+        lock.find(&entry).ok_or_else(|| format!("{package} is not in Cargo.lock"))? + entry.len();
+    let version = lock[start..].split('"').next().unwrap_or_default();
+    Ok(version.to_string())
+}
+
+/// Installs a cargo binary at exactly `version` unless `binary --version` already says it.
+fn ensure_cargo_tool(binary: &str, krate: &str, version: &str, locked: bool) -> Result<(), String> {
+    let current = Command::new(binary).arg("--version").output();
+    if current.is_ok_and(|output| String::from_utf8_lossy(&output.stdout).contains(version)) {
+        return Ok(());
+    }
+    let pinned = format!("={version}");
+    let mut install = Command::new("cargo");
+    install.args(["install", krate, "--version", &pinned]);
+    if locked {
+        install.arg("--locked");
+    }
+    run(&mut install)
+}
+
+/// `wasm-bindgen` at the version in `Cargo.lock` (the CLI must match the library).
+pub fn wasm_bindgen() -> Result<PathBuf, String> {
+    // Not --locked: the CLI's own lockfile pins a crate the registry lacks.
+    ensure_cargo_tool("wasm-bindgen", "wasm-bindgen-cli", &locked_version("wasm-bindgen")?, false)?;
+    Ok(PathBuf::from("wasm-bindgen"))
+}
+
+/// `worker-build` at the version of the `worker` crate in `Cargo.lock`.
+pub fn worker_build() -> Result<(), String> {
+    ensure_cargo_tool("worker-build", "worker-build", &locked_version("worker")?, true)
+}
+
+/// Installs the npm packages pinned by `dir`'s lockfile, once.
+pub fn npm_ci(dir: &Path) -> Result<(), String> {
+    let installed = dir.join("node_modules/.package-lock.json");
+    let lock = dir.join("package-lock.json");
+    let fresh = match (installed.metadata(), lock.metadata()) {
+        (Ok(installed), Ok(lock)) => installed.modified().ok() >= lock.modified().ok(),
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]).current_dir(dir))
+}
+
+/// A binary installed by npm in `dir`.
+pub fn npm_bin(dir: &Path, name: &str) -> PathBuf {
+    dir.join("node_modules/.bin").join(name)
+}

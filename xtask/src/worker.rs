@@ -1,0 +1,44 @@
+//! The Cloudflare Worker (`worker/`): build, test and the local demo.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::command::{ensure_rust_target, run, workspace_root};
+use crate::tools;
+
+/// The Worker's crate.
+pub const CRATE: &str = "threetone-edge";
+/// The target it builds for.
+pub const TARGET: &str = "wasm32-unknown-unknown";
+
+/// The Worker's directory.
+pub fn dir() -> PathBuf {
+    workspace_root().join("worker")
+}
+
+/// Builds `worker/build/` with worker-build, using only local binaries.
+pub fn build() -> Result<(), String> {
+    let dir = dir();
+    tools::npm_ci(&dir)?;
+    ensure_rust_target(TARGET)?;
+    let wasm_bindgen = tools::wasm_bindgen()?;
+    tools::worker_build()?;
+    // worker-build downloads these unless told where they are.
+    run(Command::new("worker-build")
+        .arg("--release")
+        .current_dir(&dir)
+        .env("WASM_BINDGEN_BIN", wasm_bindgen)
+        .env("WASM_OPT_BIN", tools::npm_bin(&dir, "wasm-opt"))
+        .env("ESBUILD_BIN", tools::npm_bin(&dir, "esbuild")))
+}
+
+/// End-to-end tests in workerd (Miniflare) and a `wrangler dev` smoke test.
+pub fn test() -> Result<(), String> {
+    run(Command::new("node").args(["--test", "tests/worker/"]))
+}
+
+/// The main job: the Worker under `wrangler dev` in front of a demo origin.
+pub fn dev() -> Result<(), String> {
+    build()?;
+    run(Command::new("node").arg(dir().join("dev.mjs")))
+}
