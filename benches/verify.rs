@@ -1,7 +1,7 @@
 //! `verify` and `construct_event` at 256 B, 1 KiB and 16 KiB.
 //!
-//! Run with `cargo xtask bench`. Bodies are realistic `call_ended` events
-//! whose summary is padded to the target size.
+//! Run with `cargo xtask bench`. Bodies are `system_error` events whose
+//! message is padded to the target size.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use std::hint::black_box;
@@ -9,11 +9,12 @@ use threetone_webhooks::{Options, Verifier};
 
 const SIZES: [usize; 3] = [256, 1024, 16 * 1024];
 
-/// A valid `call_ended` event of exactly `size` bytes.
+/// A valid `system_error` event of exactly `size` bytes (the smallest realistic
+/// frame; the documented payloads alone are larger than 256 B).
 fn event_of_size(size: usize) -> Vec<u8> {
-    let frame = |summary: &str| {
+    let frame = |message: &str| {
         format!(
-            r#"{{"event":"call_ended","timestamp":"2024-01-15T10:35:00Z","data":{{"call_id":"call_abc123","duration_seconds":300,"end_reason":"completed","resolution_status":"resolved","conversation_summary":"{summary}","satisfaction_score":4.5,"transcript_available":true,"recording_available":true}}}}"#
+            r#"{{"event":"system_error","timestamp":"2024-01-15T10:35:00Z","data":{{"error_code":"asr_unavailable","severity":"high","component":"speech_to_text","call_id":"call_abc123","error_message":"{message}"}}}}"#
         )
     };
     let padding = size.saturating_sub(frame("").len());

@@ -5,7 +5,8 @@
 //!   build, generated files up to date).
 //! - `codegen [--check]`: writes the JSON Schemas under `schema/`, or with
 //!   `--check` fails if the committed ones are stale.
-//! - `bench`: the criterion benchmarks.
+//! - `bench`: the criterion benchmarks, then the Worker against a pass-through
+//!   worker and its upload size.
 //! - `worker`: builds the Cloudflare Worker into `worker/build/`.
 //! - `dev`: the main job: builds the Worker and runs it with `wrangler dev` in
 //!   front of a demo origin, sends it a signed sample event, runs until Ctrl-C.
@@ -81,11 +82,14 @@ fn no_std_build() -> Result<(), String> {
     cargo(&["build", "--package", "threetone-webhooks", "--lib", "--target", NO_STD_TARGET])
 }
 
+/// The criterion benchmarks (with `criterion_args`), then the Worker's.
 fn bench(criterion_args: &[&str]) -> Result<(), String> {
     let mut args = vec!["bench", "--package", "threetone-webhooks", "--bench", "verify"];
     if !criterion_args.is_empty() {
         args.push("--");
         args.extend(criterion_args);
     }
-    cargo(&args)
+    cargo(&args)?;
+    worker::build()?;
+    worker::bench()
 }

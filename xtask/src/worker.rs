@@ -37,6 +37,11 @@ pub fn test() -> Result<(), String> {
     run(Command::new("node").args(["--test", "tests/worker/"]))
 }
 
+/// Added latency and CPU per verified forward, and the upload size.
+pub fn bench() -> Result<(), String> {
+    run(Command::new("node").arg("benches/worker.bench.mjs"))
+}
+
 /// The main job: the Worker under `wrangler dev` in front of a demo origin.
 pub fn dev() -> Result<(), String> {
     build()?;

@@ -1,0 +1,141 @@
+// Benchmark (not a test): what the edge adds per verified forward, against a
+// pass-through worker to the same origin, in the same workerd, in the same run.
+// Bounded load on 127.0.0.1 only. Also prints the upload size reported by
+// `wrangler deploy --dry-run`. Run with `cargo xtask bench` (it builds first).
+//
+// Options: --requests N (sequential, per worker; default 2000), --concurrency C (default 16).
+
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+
+import { ROOT, baseVars, event, sign, startOrigin } from "../tests/worker/harness.mjs";
+import { createRequire } from "node:module";
+
+const { values: args } = parseArgs({
+  options: { requests: { type: "string", default: "2000" }, concurrency: { type: "string", default: "16" } },
+});
+const REQUESTS = Number(args.requests);
+const CONCURRENCY = Number(args.concurrency);
+const { Miniflare } = await import(createRequire(`${ROOT}worker/package.json`).resolve("miniflare"));
+
+// The baseline: forwards the body to the origin and answers with its status.
+const PASS_THROUGH = `export default {
+  async fetch(request, env) {
+    const response = await fetch(env.ORIGIN_URL, {
+      method: "POST",
+      body: await request.arrayBuffer(),
+      headers: { "content-type": "application/json", "x-threetone-signature": request.headers.get("x-threetone-signature") ?? "" },
+    });
+    return new Response(JSON.stringify({ status: response.status }), { status: response.status });
+  },
+};`;
+
+const origin = await startOrigin();
+const mf = new Miniflare({
+  workers: [
+    {
+      name: "edge",
+      modules: true,
+      scriptPath: `${ROOT}worker/build/index.js`,
+      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+      compatibilityDate: "2026-04-26",
+      durableObjects: { IDEMPOTENCY: "IdempotencyStore", FAILURES: "FailureCounter", DELIVERIES: "DeliveryLog" },
+      bindings: baseVars(origin),
+    },
+    { name: "pass-through", modules: true, script: PASS_THROUGH, compatibilityDate: "2026-04-26", bindings: { ORIGIN_URL: origin.url } },
+  ],
+  // Drained and dropped: the edge's log lines are not part of the measurement
+  // (an undrained pipe would block workerd).
+  handleRuntimeStdio(stdout, stderr) {
+    stdout.resume();
+    stderr.resume();
+  },
+});
+await mf.ready;
+
+/** CPU seconds used so far by workerd processes started by this process (Linux /proc). */
+function workerdCpuSeconds() {
+  const ticks = 100; // USER_HZ
+  let total = 0;
+  for (const pid of readdirSync("/proc").filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      if (comm.startsWith("workerd") && Number(fields[1]) === process.pid) total += (Number(fields[11]) + Number(fields[12])) / ticks;
+    } catch {
+      // the process went away
+    }
+  }
+  return total;
+}
+
+async function run(worker, requests) {
+  const target = await mf.getWorker(worker);
+  const send = (body) =>
+    target.fetch("http://edge.test/webhooks/threetone", {
+      method: "POST",
+      body,
+      headers: { "content-type": "application/json", "x-threetone-signature": sign(body), "cf-connecting-ip": "127.0.0.1" },
+    });
+  // Unique events, so the edge forwards each one (no duplicates).
+  const bodies = Array.from({ length: requests }, (_, i) => event("call_ended", { id: `${worker}-${i}-${Math.random()}` }));
+  for (const body of bodies.slice(0, 200)) await (await send(body)).arrayBuffer(); // warm-up
+  const latencies = [];
+  const cpuBefore = workerdCpuSeconds();
+  for (const body of bodies.slice(200)) {
+    const started = performance.now();
+    const response = await send(body);
+    await response.arrayBuffer();
+    if (response.status !== 200) throw new Error(`${worker}: status ${response.status}`);
+    latencies.push(performance.now() - started);
+  }
+  const cpuMs = ((workerdCpuSeconds() - cpuBefore) * 1000) / latencies.length;
+  const concurrentBodies = Array.from({ length: requests }, (_, i) => event("call_ended", { id: `${worker}-c${i}-${Math.random()}` }));
+  const started = performance.now();
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next < concurrentBodies.length) await (await send(concurrentBodies[next++])).arrayBuffer();
+    }),
+  );
+  const perSecond = concurrentBodies.length / ((performance.now() - started) / 1000);
+  latencies.sort((a, b) => a - b);
+  const at = (q) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))];
+  return { p50: at(0.5), p99: at(0.99), perSecond, cpuMs };
+}
+
+const results = {};
+for (const worker of ["pass-through", "edge", "pass-through", "edge"]) {
+  // Two alternating rounds; keep each worker's better one (the machine is shared and noisy).
+  const result = await run(worker, REQUESTS);
+  if (!results[worker] || result.p50 < results[worker].p50) results[worker] = result;
+}
+await mf.dispose();
+await origin.close();
+
+const fmt = (n, digits = 3) => n.toFixed(digits);
+console.log(`\nWorker: verified forward vs pass-through, ${REQUESTS - 200} sequential + ${REQUESTS} at concurrency ${CONCURRENCY}, 1 KiB-class call_ended events`);
+console.log("| worker | p50 ms | p99 ms | requests/s | workerd CPU ms/request |");
+console.log("| --- | ---: | ---: | ---: | ---: |");
+for (const [name, r] of Object.entries(results)) {
+  console.log(`| ${name} | ${fmt(r.p50)} | ${fmt(r.p99)} | ${fmt(r.perSecond, 0)} | ${fmt(r.cpuMs)} |`);
+}
+const edge = results.edge;
+const base = results["pass-through"];
+console.log(`added by the edge: p50 +${fmt(edge.p50 - base.p50)} ms, p99 +${fmt(edge.p99 - base.p99)} ms, ` +
+  `CPU +${fmt(edge.cpuMs - base.cpuMs)} ms/request, throughput ${fmt(edge.perSecond / base.perSecond, 2)}x`);
+console.log("(the edge's extra work per forward: verify, parse and validate, and two Durable Object calls for idempotency)");
+
+const outdir = mkdtempSync(join(tmpdir(), "threetone-edge-dry-run-"));
+const output = execFileSync(process.execPath, [`${ROOT}worker/node_modules/wrangler/bin/wrangler.js`, "deploy", "--dry-run", "--outdir", outdir], {
+  cwd: `${ROOT}worker`,
+  env: { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false" },
+  encoding: "utf8",
+});
+rmSync(outdir, { recursive: true, force: true });
+const upload = output.match(/Total Upload: ([^\n]+)/);
+console.log(`\nUpload (wrangler deploy --dry-run): ${upload ? upload[1] : "not reported"} (budget: 150 KiB gzip)`);
