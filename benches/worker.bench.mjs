@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-import { ROOT, baseVars, event, sign, startOrigin } from "../tests/worker/harness.mjs";
+import { DURABLE_OBJECTS, ROOT, baseVars, event, sign, startOrigin } from "../tests/worker/harness.mjs";
 import { createRequire } from "node:module";
 
 const { values: args } = parseArgs({
@@ -42,7 +42,7 @@ const mf = new Miniflare({
       scriptPath: `${ROOT}worker/build/index.js`,
       modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
       compatibilityDate: "2026-04-26",
-      durableObjects: { IDEMPOTENCY: "IdempotencyStore", FAILURES: "FailureCounter", DELIVERIES: "DeliveryLog" },
+      durableObjects: DURABLE_OBJECTS,
       bindings: baseVars(origin),
     },
     { name: "pass-through", modules: true, script: PASS_THROUGH, compatibilityDate: "2026-04-26", bindings: { ORIGIN_URL: origin.url } },

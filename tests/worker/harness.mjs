@@ -13,6 +13,15 @@ const fromWorker = createRequire(`${ROOT}worker/package.json`);
 const { Miniflare } = await import(fromWorker.resolve("miniflare"));
 
 export const SECRET = "whsec_edge_test_secret_5f2c";
+
+/** The Worker's Durable Objects, SQLite-backed as `new_sqlite_classes` in wrangler.toml declares. */
+export const DURABLE_OBJECTS = Object.fromEntries(
+  [
+    ["IDEMPOTENCY", "IdempotencyStore"],
+    ["FAILURES", "FailureCounter"],
+    ["DELIVERIES", "DeliveryLog"],
+  ].map(([binding, className]) => [binding, { className, useSQLite: true }]),
+);
 export const ADMIN_TOKEN = "admin_token_for_tests_91ab";
 
 /** `sha256=<hex>` computed by Node's own crypto, independent of the Worker. */
@@ -85,7 +94,7 @@ export async function startWorker(vars) {
     scriptPath: `${ROOT}worker/build/index.js`,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
     compatibilityDate: "2026-04-26",
-    durableObjects: { IDEMPOTENCY: "IdempotencyStore", FAILURES: "FailureCounter", DELIVERIES: "DeliveryLog" },
+    durableObjects: DURABLE_OBJECTS,
     bindings: Object.fromEntries(Object.entries(vars).filter(([, value]) => value !== undefined)),
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {

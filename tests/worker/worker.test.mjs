@@ -353,6 +353,19 @@ describe("idempotency", () => {
   });
 });
 
+describe("idempotency entries expire", () => {
+  const ctx = setup((origin) => baseVars(origin, { IDEMPOTENCY_TTL_SECONDS: "1" }));
+
+  test("after IDEMPOTENCY_TTL_SECONDS the same event is forwarded again", async () => {
+    const body = event();
+    assert.equal((await ctx.edge.post(body)).status, 200);
+    assert.deepEqual(await (await ctx.edge.post(body)).json(), { status: "duplicate" });
+    await sleep(1100);
+    assert.deepEqual(await (await ctx.edge.post(body)).json(), { status: "delivered", origin_status: 200 });
+    assert.equal(ctx.origin.received.length, 2);
+  });
+});
+
 describe("flood protection", () => {
   const ctx = setup((origin) => baseVars(origin, { RATE_LIMIT_FAILURES: "3", RATE_LIMIT_WINDOW_SECONDS: "60" }));
 

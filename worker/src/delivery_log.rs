@@ -3,14 +3,17 @@
 //! `response_code`, `delivery_time_ms`, `retry_count`, `error`), kept in one
 //! Durable Object. Never a body or a secret.
 
+use std::cell::Cell;
+
 use serde::{Deserialize, Serialize};
-use worker::{DurableObject, Env, Request, Response, Result, State, durable_object};
+use worker::{DurableObject, Env, ListOptions, Request, Response, Result, State, durable_object};
 
 use crate::rpc;
 
 const BINDING: &str = "DELIVERIES";
 const NAME: &str = "recent";
-const ENTRIES: &str = "entries";
+const PREFIX: &str = "d:";
+const LAST: &str = "last";
 /// How many deliveries are kept.
 pub const CAPACITY: usize = 100;
 
@@ -53,29 +56,56 @@ pub async fn recent(env: &Env) -> Result<Vec<Delivery>> {
     rpc::call(env, BINDING, NAME, "list", &()).await
 }
 
-/// The ring of recent deliveries.
+/// The most recent deliveries: one storage key per entry (`d:<sequence>`), so
+/// an append writes one small entry and drops the one that fell off the end.
 #[durable_object(fetch)]
 pub struct DeliveryLog {
     state: State,
+    /// The last sequence number written, once read from storage.
+    last: Cell<Option<u64>>,
 }
 
 impl DurableObject for DeliveryLog {
     fn new(state: State, _env: Env) -> Self {
-        Self { state }
+        Self { state, last: Cell::new(None) }
     }
 
     async fn fetch(&self, mut request: Request) -> Result<Response> {
         let storage = self.state.storage();
-        let mut entries: Vec<Delivery> = storage.get(ENTRIES).await?.unwrap_or_default();
         match request.path().as_str() {
-            "/list" => Response::from_json(&entries),
+            "/list" => {
+                let options = ListOptions::new().prefix(PREFIX).reverse(true).limit(CAPACITY);
+                let entries: Vec<serde_json::Value> = storage
+                    .list_with_options(options)
+                    .await?
+                    .values()
+                    .into_iter()
+                    .filter_map(|entry| entry.ok()?.as_string())
+                    .filter_map(|text| serde_json::from_str(&text).ok())
+                    .collect();
+                Response::from_json(&entries)
+            }
             "/append" => {
-                entries.insert(0, request.json().await?);
-                entries.truncate(CAPACITY);
-                storage.put(ENTRIES, &entries).await?;
+                let delivery: Delivery = request.json().await?;
+                let last = match self.last.get() {
+                    Some(last) => last,
+                    None => storage.get::<u64>(LAST).await?.unwrap_or(0),
+                };
+                let next = last + 1;
+                self.last.set(Some(next));
+                storage.put(&key(next), serde_json::to_string(&delivery)?).await?;
+                storage.put(LAST, next).await?;
+                if let Some(expired) = next.checked_sub(CAPACITY as u64) {
+                    storage.delete(&key(expired)).await?;
+                }
                 Response::from_json(&())
             }
             other => rpc::unknown_action(other),
         }
     }
+}
+
+/// Keys sort by sequence: zero-padded.
+fn key(sequence: u64) -> String {
+    format!("{PREFIX}{sequence:020}")
 }

@@ -126,7 +126,11 @@ pub async fn deliver(
     let ttl_ms = config.idempotency_ttl_seconds * 1000;
     let lease_ms = config.origin_timeout_ms + 5_000;
     match idempotency::claim(env, &key, lease_ms, ttl_ms).await {
-        Err(_) => return (Outcome::StoreUnavailable, facts),
+        Err(error) => {
+            // Not the body, not a secret: the store's own failure, for operators.
+            worker::console_error!("idempotency store unavailable: {error}");
+            return (Outcome::StoreUnavailable, facts);
+        }
         Ok(Claim::InFlight) => return (Outcome::InFlight, facts),
         Ok(Claim::Duplicate { attempt }) => {
             facts.retry_count = Some(attempt - 1);
