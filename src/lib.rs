@@ -35,6 +35,8 @@ extern crate alloc;
 
 pub mod error;
 pub mod event;
+#[cfg(feature = "js")]
+mod js;
 pub mod sample;
 #[cfg(feature = "schema")]
 pub mod schema;

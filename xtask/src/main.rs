@@ -7,12 +7,14 @@
 //!   `--check` fails if the committed ones are stale.
 //! - `bench`: the criterion benchmarks, then the Worker against a pass-through
 //!   worker and its upload size.
+//! - `npm`: builds the npm package into `target/npm/` and packs it.
 //! - `worker`: builds the Cloudflare Worker into `worker/build/`.
 //! - `dev`: the main job: builds the Worker and runs it with `wrangler dev` in
 //!   front of a demo origin, sends it a signed sample event, runs until Ctrl-C.
 
 mod codegen;
 mod command;
+mod npm;
 mod tools;
 mod worker;
 
@@ -31,11 +33,13 @@ fn main() -> ExitCode {
         ["codegen"] => codegen::write(),
         ["codegen", "--check"] => codegen::check(),
         ["bench", rest @ ..] => bench(rest),
+        ["npm"] => npm::build().map(drop),
+        ["npm", "test"] => npm::test(),
         ["worker"] => worker::build(),
         ["dev"] => worker::dev(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | codegen [--check] | bench [criterion args] | worker | dev>"
+                "usage: cargo xtask <test | codegen [--check] | bench [criterion args] | npm [test] | worker | dev>"
             );
             return ExitCode::from(2);
         }
@@ -51,29 +55,23 @@ fn main() -> ExitCode {
 
 fn test() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"])?;
-    let host = ["--workspace", "--exclude", worker::CRATE];
-    cargo(
-        &[&["clippy"][..], &host, &["--all-targets", "--all-features", "--", "-D", "warnings"]]
-            .concat(),
-    )?;
+    // Host crates on the host; the wasm-only code on its target.
+    clippy(&["--workspace", "--exclude", worker::CRATE, "--all-targets", "--all-features"])?;
     command::ensure_rust_target(worker::TARGET)?;
-    cargo(&[
-        "clippy",
-        "--package",
-        worker::CRATE,
-        "--target",
-        worker::TARGET,
-        "--",
-        "-D",
-        "warnings",
-    ])?;
-    cargo(&[&["test"][..], &host, &["--all-features"]].concat())?;
+    clippy(&["--package", worker::CRATE, "--target", worker::TARGET])?;
+    clippy(&["--lib", "--features", "js", "--target", worker::TARGET])?;
+    cargo(&["test", "--workspace", "--exclude", worker::CRATE, "--all-features"])?;
     no_std_build()?;
     codegen::check()?;
     worker::build()?;
     worker::test()?;
+    npm::test()?;
     println!("xtask: all checks passed");
     Ok(())
+}
+
+fn clippy(args: &[&str]) -> Result<(), String> {
+    cargo(&[&["clippy"][..], args, &["--", "-D", "warnings"]].concat())
 }
 
 /// Builds the core for a target that has no `std`, proving it needs none.

@@ -62,3 +62,14 @@ pub fn npm_ci(dir: &Path) -> Result<(), String> {
 pub fn npm_bin(dir: &Path, name: &str) -> PathBuf {
     dir.join("node_modules/.bin").join(name)
 }
+
+/// Installs a Debian package unless `binary` is already there (`apt-get update` first, once).
+pub fn debian_package(package: &str, binary: &Path) -> Result<(), String> {
+    if binary.exists() {
+        return Ok(());
+    }
+    run(Command::new("apt-get").args(["update", "-qq"]))?;
+    run(Command::new("apt-get")
+        .args(["install", "-y", "-qq", "--no-install-recommends", package])
+        .env("DEBIAN_FRONTEND", "noninteractive"))
+}

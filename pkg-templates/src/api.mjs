@@ -1,0 +1,221 @@
+// The public API of threetone-webhooks. Every rule lives in the Rust core
+// (./glue.mjs is its wasm-bindgen binding); this file only adapts JavaScript
+// values to it and turns failures into WebhookVerificationError.
+
+import { Verifier, eventTypes, parseBytes, parseString, sampleEvent } from "./glue.mjs";
+
+/** Name of the header that carries the signature. */
+export const SIGNATURE_HEADER = "X-ThreeTone-Signature";
+
+/** The twelve event types ThreeTone documents. */
+export const EVENT_TYPES = Object.freeze(eventTypes());
+
+/** A webhook that must not be trusted: `code` is stable, `status` is what to answer. */
+export class WebhookVerificationError extends Error {
+  constructor(code, message, status, path) {
+    super(message);
+    this.name = "WebhookVerificationError";
+    this.code = code;
+    this.status = status;
+    if (path !== undefined) this.path = path;
+  }
+}
+
+const utf8 = new TextDecoder();
+
+/** Throws the error a failure from the core describes, releasing it first. */
+function raise(failure) {
+  const error = new WebhookVerificationError(failure.code, failure.message, failure.status, failure.path);
+  failure.free();
+  throw error;
+}
+
+function describe(value) {
+  if (value === null) return "null";
+  if (Array.isArray(value)) return "an array";
+  return typeof value === "object" ? `an object (${value.constructor?.name ?? "Object"})` : `a ${typeof value}`;
+}
+
+/** The raw body as a string or bytes, or a TypeError that says how to fix the call. */
+function rawBody(body, caller) {
+  if (typeof body === "string" || body instanceof Uint8Array) return body;
+  if (body instanceof ArrayBuffer) return new Uint8Array(body);
+  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  throw new TypeError(
+    `${caller}: the body must be the raw request body (string, Uint8Array, Buffer or ArrayBuffer), got ${describe(body)}. ` +
+      "The signature covers the exact bytes ThreeTone sent: read the body raw (express.raw(), await request.text()) " +
+      "instead of passing a parsed JSON object.",
+  );
+}
+
+// Verifiers keyed by their secrets, so HMAC key setup happens once per secret
+// set even through the functional API. Bounded: a long-lived process that
+// rotates secrets does not grow it.
+const verifiers = new Map();
+const VERIFIER_CACHE_SIZE = 16;
+
+function secretList(secret, caller) {
+  const secrets = typeof secret === "string" ? [secret] : secret;
+  if (!Array.isArray(secrets) || !secrets.every((item) => typeof item === "string")) {
+    throw new TypeError(`${caller}: the secret must be a string or an array of strings, got ${describe(secret)}.`);
+  }
+  return secrets;
+}
+
+function verifierFor(secret, caller) {
+  const secrets = secretList(secret, caller);
+  const key = secrets.join("\u0000");
+  let verifier = verifiers.get(key);
+  if (verifier === undefined) {
+    verifier = newVerifier(secrets, caller);
+    if (verifiers.size >= VERIFIER_CACHE_SIZE) verifiers.delete(verifiers.keys().next().value);
+    verifiers.set(key, verifier);
+  }
+  return verifier;
+}
+
+function newVerifier(secrets, caller) {
+  try {
+    return new Verifier(secrets);
+  } catch (failure) {
+    const { code, status } = failure;
+    failure.free?.();
+    throw new WebhookVerificationError(
+      code,
+      `${caller}: ${code === "no_secret" ? "no webhook secret was given" : "the webhook secret is empty"}. ` +
+        "Pass the secret configured in ThreeTone (for example process.env.THREETONE_WEBHOOK_SECRET) and check that it is set.",
+      status,
+    );
+  }
+}
+
+function headerValue(signature) {
+  return typeof signature === "string" ? signature : "";
+}
+
+function optionArguments(options = {}) {
+  const { maxAgeSeconds, now, allowUnknownEvents = true } = options;
+  const nowSeconds = now instanceof Date ? now.getTime() / 1000 : (now ?? Date.now() / 1000);
+  return [maxAgeSeconds ?? undefined, nowSeconds, allowUnknownEvents];
+}
+
+function verifyWith(verifier, body, signature) {
+  const raw = rawBody(body, "verify");
+  const header = headerValue(signature);
+  return typeof raw === "string" ? verifier.verifyString(raw, header) : verifier.verifyBytes(raw, header);
+}
+
+function constructWith(verifier, body, signature, options) {
+  const raw = rawBody(body, "constructEvent");
+  const header = headerValue(signature);
+  const args = optionArguments(options);
+  const failure =
+    typeof raw === "string" ? verifier.constructString(raw, header, ...args) : verifier.constructBytes(raw, header, ...args);
+  if (failure !== undefined) raise(failure);
+  // Validated by the core: parse the exact bytes with the runtime's own parser.
+  return JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw));
+}
+
+function signWith(verifier, body) {
+  const raw = rawBody(body, "sign");
+  return typeof raw === "string" ? verifier.signString(raw) : verifier.signBytes(raw);
+}
+
+/** Whether `signature` is a valid signature of `body` under `secret` (or any of several). */
+export function verify(body, signature, secret) {
+  const failure = verifyWith(verifierFor(secret, "verify"), body, signature);
+  if (failure === undefined) return true;
+  failure.free();
+  return false;
+}
+
+/** Like `verify`, but throws a WebhookVerificationError saying what is wrong. */
+export function verifyOrThrow(body, signature, secret) {
+  const failure = verifyWith(verifierFor(secret, "verifyOrThrow"), body, signature);
+  if (failure !== undefined) raise(failure);
+}
+
+/** `sha256=<64 lowercase hex>` for `body` under `secret` (the first, if several). */
+export function sign(body, secret) {
+  return signWith(verifierFor(secret, "sign"), body);
+}
+
+/** Verifies the signature, then parses and validates the event. */
+export function constructEvent(body, signature, secret, options) {
+  return constructWith(verifierFor(secret, "constructEvent"), body, signature, options);
+}
+
+/** Parses and validates an event whose authenticity is already established. */
+export function parseEvent(body, options) {
+  const raw = rawBody(body, "parseEvent");
+  const args = optionArguments(options);
+  const failure = typeof raw === "string" ? parseString(raw, ...args) : parseBytes(raw, ...args);
+  if (failure !== undefined) raise(failure);
+  return JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw));
+}
+
+/** A receiver bound to its secrets (prepared once) and default options. */
+export class Webhook {
+  #verifier;
+  #options;
+
+  constructor(secret, options) {
+    this.#verifier = newVerifier(secretList(secret, "new Webhook"), "new Webhook");
+    this.#options = options;
+  }
+
+  verify(body, signature) {
+    const failure = verifyWith(this.#verifier, body, signature);
+    if (failure === undefined) return true;
+    failure.free();
+    return false;
+  }
+
+  verifyOrThrow(body, signature) {
+    const failure = verifyWith(this.#verifier, body, signature);
+    if (failure !== undefined) raise(failure);
+  }
+
+  constructEvent(body, signature, options) {
+    return constructWith(this.#verifier, body, signature, options ?? this.#options);
+  }
+
+  sign(body) {
+    return signWith(this.#verifier, body);
+  }
+}
+
+/** Reads a Fetch API Request's raw body and header, then `constructEvent`. */
+export async function verifyRequest(request, secret, options) {
+  if (typeof request?.arrayBuffer !== "function" || typeof request?.headers?.get !== "function") {
+    throw new TypeError(`verifyRequest: expected a Fetch API Request, got ${describe(request)}.`);
+  }
+  const verifier = secret instanceof Webhook ? secret : verifierFor(secret, "verifyRequest");
+  const body = new Uint8Array(await request.arrayBuffer());
+  const signature = request.headers.get(SIGNATURE_HEADER);
+  return verifier instanceof Webhook
+    ? verifier.constructEvent(body, signature, options)
+    : constructWith(verifier, body, signature, options);
+}
+
+function merge(target, overrides) {
+  for (const [key, value] of Object.entries(overrides)) {
+    const nested = value !== null && typeof value === "object" && !Array.isArray(value);
+    target[key] = nested && typeof target[key] === "object" ? merge({ ...target[key] }, value) : value;
+  }
+  return target;
+}
+
+/** A realistic sample event of `type`, signed when a secret is given. */
+export function generateTestEvent(type, { secret, overrides, now, id } = {}) {
+  const nowSeconds = now instanceof Date ? now.getTime() / 1000 : (now ?? Date.now() / 1000);
+  const sampleId = id ?? Math.random().toString(16).slice(2, 10);
+  let body = sampleEvent(String(type), nowSeconds, sampleId);
+  if (body === undefined) {
+    throw new TypeError(`generateTestEvent: unknown event type ${JSON.stringify(type)}; expected one of ${EVENT_TYPES.join(", ")}.`);
+  }
+  if (overrides !== undefined) body = JSON.stringify(merge(JSON.parse(body), overrides));
+  const headers = { "content-type": "application/json" };
+  if (secret !== undefined) headers[SIGNATURE_HEADER.toLowerCase()] = sign(body, secret);
+  return { body, headers };
+}

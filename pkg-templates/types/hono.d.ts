@@ -1,0 +1,17 @@
+import type { Options, Secret, ThreeToneEvent } from "threetone-webhooks";
+
+export interface HonoWebhookOptions extends Options {
+  secret: Secret;
+}
+
+/** Minimal shape of Hono's Context used by the middleware. */
+export interface HonoLikeContext {
+  req: { arrayBuffer(): Promise<ArrayBuffer>; header(name: string): string | undefined };
+  set(key: "threetoneEvent", value: ThreeToneEvent): void;
+  json(body: unknown, status?: number): Response;
+}
+
+/** Hono middleware; the verified event is `c.get("threetoneEvent")`. */
+export declare function threetoneWebhook(
+  options: HonoWebhookOptions,
+): (c: HonoLikeContext, next: () => Promise<void>) => Promise<Response | void>;

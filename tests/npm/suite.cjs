@@ -1,0 +1,164 @@
+// The shared suite: the same vectors and cases in every runtime the package
+// claims (Node ESM and CommonJS, Node 22, Deno, Bun, workerd, Chromium).
+// CommonJS so that every runtime and bundler can load it. Runners pass the
+// package, the vectors (tests/vectors/*.json) and a peer signer: Web Crypto's
+// HMAC, an implementation independent of ours, present in every runtime.
+
+"use strict";
+
+const hexToBytes = (hex) => Uint8Array.from(hex.match(/../g) ?? [], (pair) => parseInt(pair, 16));
+const utf8 = (text) => new TextEncoder().encode(text);
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+
+function decodeOrNull(bytes) {
+  try {
+    return strictUtf8.decode(bytes);
+  } catch {
+    return null;
+  }
+}
+
+function deepEqual(a, b) {
+  return JSON.stringify(sortKeys(a)) === JSON.stringify(sortKeys(b));
+}
+
+function sortKeys(value) {
+  if (Array.isArray(value)) return value.map(sortKeys);
+  if (value && typeof value === "object") {
+    return Object.fromEntries(Object.keys(value).sort().map((key) => [key, sortKeys(value[key])]));
+  }
+  return value;
+}
+
+function codeOf(fn) {
+  try {
+    fn();
+    return null;
+  } catch (error) {
+    return error.code ?? `${error.name}: ${error.message}`;
+  }
+}
+
+/** Runs every case; resolves to `{ passed, failed, failures }`. */
+module.exports = async function runSuite(lib, vectors, peerSign) {
+  const results = { passed: 0, failed: 0, failures: [] };
+  const check = (name, ok, detail = "") => {
+    if (ok) results.passed += 1;
+    else {
+      results.failed += 1;
+      results.failures.push(`${name}${detail ? `: ${detail}` : ""}`);
+    }
+  };
+
+  // Known-answer vectors (made by Python's hmac). The API takes secrets as
+  // strings (as ThreeTone configures them): vectors whose key is not UTF-8
+  // (RFC 4231 cases with 0xaa keys) are covered by the Rust suite.
+  const applicable = vectors.signatures.vectors.filter((vector) => decodeOrNull(hexToBytes(vector.secret_hex)) !== null);
+  check("at least 16 vectors have string secrets", applicable.length >= 16, String(applicable.length));
+  for (const vector of applicable) {
+    const secret = decodeOrNull(hexToBytes(vector.secret_hex));
+    const body = hexToBytes(vector.body_hex);
+    check(`sign ${vector.name}`, lib.sign(body, secret) === vector.signature, lib.sign(body, secret));
+    check(`verify bytes ${vector.name}`, lib.verify(body, vector.signature, secret));
+    check(`verify ArrayBuffer ${vector.name}`, lib.verify(body.slice().buffer, vector.signature, secret));
+    const text = decodeOrNull(body);
+    if (text !== null) check(`verify string ${vector.name}`, lib.verify(text, vector.signature, secret));
+    check(`reject other body ${vector.name}`, !lib.verify(new Uint8Array([...body, 32]), vector.signature, secret));
+  }
+
+  // Every header case, with its code.
+  const headers = vectors.headers;
+  for (const item of headers.cases) {
+    const code = codeOf(() => lib.verifyOrThrow(headers.body, item.header, headers.secret));
+    check(`header ${item.name}`, code === item.code, `got ${code}`);
+    check(`verify() agrees on ${item.name}`, lib.verify(headers.body, item.header, headers.secret) === (item.code === null));
+  }
+  check("null signature is missing_signature", codeOf(() => lib.verifyOrThrow("x", null, "s")) === "missing_signature");
+
+  // Payload cases: accepted with the same JSON, or rejected with code and path.
+  for (const item of vectors.payloads.cases) {
+    try {
+      const event = lib.parseEvent(item.body);
+      check(`payload ${item.name}`, item.code === null && event.event === item.event, `accepted as ${event.event}`);
+      if (item.code === null) check(`payload ${item.name} is lossless`, deepEqual(event, JSON.parse(item.body)));
+    } catch (error) {
+      check(`payload ${item.name}`, error.code === item.code, `got ${error.code ?? error}`);
+      if (item.path) check(`payload ${item.name} path`, error.path === item.path, `got ${error.path}`);
+      check(`payload ${item.name} status`, error.status === 400, String(error.status));
+      check(`payload ${item.name} is a WebhookVerificationError`, error instanceof lib.WebhookVerificationError);
+    }
+  }
+
+  // The seed's four payloads, signed by the peer, through constructEvent.
+  for (const [name, text] of Object.entries(vectors.seeds)) {
+    const signature = await peerSign("whsec_seed", utf8(text));
+    const event = lib.constructEvent(text, signature, "whsec_seed");
+    check(`seed ${name}`, event.event === name && deepEqual(event, JSON.parse(text)));
+    check(`seed ${name} as bytes`, lib.constructEvent(utf8(text), signature, "whsec_seed").event === name);
+    check(`seed ${name} agrees with the peer`, lib.sign(text, "whsec_seed") === signature);
+  }
+
+  // Rotation, through the Webhook class and the functions.
+  const webhook = new lib.Webhook(["new_secret", "old_secret"]);
+  for (const secret of ["new_secret", "old_secret"]) {
+    const signature = await peerSign(secret, utf8("rotated"));
+    check(`rotation accepts ${secret}`, webhook.verify("rotated", signature) && lib.verify("rotated", signature, ["new_secret", "old_secret"]));
+  }
+  check("rotation rejects others", !webhook.verify("rotated", await peerSign("other", utf8("rotated"))));
+  check("Webhook signs with the first secret", webhook.sign("x") === lib.sign("x", "new_secret"));
+
+  // Misuse: clear errors.
+  const sample = lib.generateTestEvent("call_ended", { secret: "k" });
+  const misuse = (() => {
+    try {
+      lib.constructEvent(JSON.parse(sample.body), sample.headers["x-threetone-signature"], "k");
+    } catch (error) {
+      return error;
+    }
+  })();
+  check("a parsed object is a TypeError that says to pass the raw body", misuse instanceof TypeError && /raw request body/.test(misuse.message));
+  check("an empty secret says so", codeOf(() => lib.verify("x", "sha256=00", "")) === "empty_secret");
+  check("no secret says so", codeOf(() => lib.verify("x", "sha256=00", [])) === "no_secret");
+  check("a non-string secret is a TypeError", codeOf(() => lib.sign("x", 42)).startsWith("TypeError"));
+
+  // Options.
+  const stale = lib.generateTestEvent("call_started", { secret: "k", now: new Date("2024-01-15T10:30:00Z") });
+  const staleSignature = stale.headers["x-threetone-signature"];
+  check("freshness off by default", lib.constructEvent(stale.body, staleSignature, "k").event === "call_started");
+  check("maxAgeSeconds rejects old events", codeOf(() => lib.constructEvent(stale.body, staleSignature, "k", { maxAgeSeconds: 300 })) === "timestamp_too_old");
+  check("now can be given", lib.constructEvent(stale.body, staleSignature, "k", { maxAgeSeconds: 300, now: 1705314700 }).event === "call_started");
+  const unknown = '{"event":"call_recording_ready","timestamp":"2024-01-15T10:30:00Z","data":{}}';
+  check("unknown events accepted by default", lib.parseEvent(unknown).event === "call_recording_ready");
+  check("unknown events rejected on request", codeOf(() => lib.parseEvent(unknown, { allowUnknownEvents: false })) === "unknown_event_type");
+
+  // Constants, samples of every type, and the Fetch API helper.
+  check("SIGNATURE_HEADER", lib.SIGNATURE_HEADER === "X-ThreeTone-Signature");
+  check("EVENT_TYPES", lib.EVENT_TYPES.length === 12 && lib.EVENT_TYPES.includes("quota_exceeded"));
+  for (const type of lib.EVENT_TYPES) {
+    const test = lib.generateTestEvent(type, { secret: "k", overrides: { data: { extra_field: 1 } } });
+    const event = lib.constructEvent(test.body, test.headers["x-threetone-signature"], "k", { allowUnknownEvents: false });
+    check(`generateTestEvent ${type}`, event.event === type && event.data.extra_field === 1);
+  }
+  check("generateTestEvent rejects unknown types", codeOf(() => lib.generateTestEvent("nope")).startsWith("TypeError"));
+  const request = new Request("https://example.test/webhooks/threetone", { method: "POST", headers: sample.headers, body: sample.body });
+  check("verifyRequest", (await lib.verifyRequest(request, "k")).event === "call_ended");
+  const forged = new Request("https://example.test/", { method: "POST", headers: { "x-threetone-signature": "sha256=" + "0".repeat(64) }, body: sample.body });
+  const forgedError = await lib.verifyRequest(forged, "k").then(() => null, (error) => error);
+  check("verifyRequest rejects forgeries with 401", forgedError?.code === "signature_mismatch" && forgedError.status === 401);
+
+  return results;
+};
+
+/** The peer: Web Crypto's HMAC-SHA256, as `sha256=<hex>`. */
+module.exports.peerSign = async function peerSign(secret, bytes) {
+  const key = await crypto.subtle.importKey("raw", utf8(secret), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", key, bytes));
+  return `sha256=${Array.from(mac, (byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+};
+
+/** The closing line every runner prints: failures first, then `N passed, M failed`. */
+module.exports.summary = function summary(runtime, results) {
+  const lines = results.failures.map((failure) => `not ok ${runtime}: ${failure}`);
+  lines.push(`${runtime}: ${results.passed} passed, ${results.failed} failed`);
+  return lines.join("\n");
+};

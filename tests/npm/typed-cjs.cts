@@ -1,0 +1,8 @@
+// The CommonJS view of the same types (require condition, .d.cts).
+import threetone = require("threetone-webhooks");
+
+const event: threetone.ThreeToneEvent = threetone.parseEvent("{}");
+const valid: boolean = threetone.verify("body", "sha256=00", "k");
+void event, valid;
+// @ts-expect-error: the body must be raw
+threetone.verify({ parsed: true }, "sha256=00", "k");

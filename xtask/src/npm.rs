@@ -1,0 +1,224 @@
+//! The npm package `threetone-webhooks`: the core compiled to wasm with the
+//! `js` feature, wasm-bindgen's `web` glue, and `pkg-templates/` around it.
+//! Everything downloads only from crates.io and the npm registry.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use base64::Engine;
+
+use crate::command::{ensure_rust_target, run, workspace_root};
+use crate::tools;
+
+const TARGET: &str = "wasm32-unknown-unknown";
+/// Separate from `target/` so the wasm's own flags never invalidate host builds.
+const CARGO_TARGET_DIR: &str = "target/npm-cargo";
+/// wasm features every runtime we target supports; simd128 speeds up sha2.
+const RUSTFLAGS: &str = "-C target-feature=+simd128";
+const WASM_FEATURES: [&str; 7] = [
+    "simd",
+    "bulk-memory",
+    "nontrapping-float-to-int",
+    "sign-ext",
+    "mutable-globals",
+    "reference-types",
+    "multivalue",
+];
+
+fn out() -> PathBuf {
+    workspace_root().join("target/npm")
+}
+
+/// The tools' directory (`xtask/package.json`).
+pub fn tools_dir() -> PathBuf {
+    workspace_root().join("xtask")
+}
+
+/// Builds the package into `target/npm/package` and packs it; returns the tarball.
+pub fn build() -> Result<PathBuf, String> {
+    let root = workspace_root();
+    let tools_dir = tools_dir();
+    tools::npm_ci(&tools_dir)?;
+    ensure_rust_target(TARGET)?;
+    let wasm_bindgen = tools::wasm_bindgen()?;
+
+    // Size matters more than speed everywhere but in hashing: sha2 keeps opt-level 3.
+    run(Command::new("cargo")
+        .args(["rustc", "--package", "threetone-webhooks", "--lib", "--crate-type", "cdylib"])
+        .args(["--target", TARGET, "--release", "--features", "js"])
+        .args(["--config", "profile.release.opt-level=\"s\""])
+        .args(["--config", "profile.release.package.sha2.opt-level=3"])
+        .env("CARGO_TARGET_DIR", root.join(CARGO_TARGET_DIR))
+        .env("RUSTFLAGS", RUSTFLAGS))?;
+
+    let bindgen = out().join("bindgen");
+    let _ = fs::remove_dir_all(&bindgen);
+    let built = root.join(CARGO_TARGET_DIR).join(TARGET).join("release/threetone_webhooks.wasm");
+    run(Command::new(wasm_bindgen)
+        .args(["--target", "web", "--out-name", "threetone_webhooks", "--no-typescript"])
+        .args(["--remove-name-section", "--remove-producers-section", "--out-dir"])
+        .arg(&bindgen)
+        .arg(&built))?;
+
+    let package = out().join("package");
+    let _ = fs::remove_dir_all(&package);
+    let dist = package.join("dist");
+    fs::create_dir_all(dist.join("entries")).map_err(|e| e.to_string())?;
+    let wasm = dist.join("threetone_webhooks_bg.wasm");
+    let mut wasm_opt = Command::new(tools::npm_bin(&tools_dir, "wasm-opt"));
+    wasm_opt.arg(bindgen.join("threetone_webhooks_bg.wasm")).args(["-Os", "-o"]).arg(&wasm);
+    for feature in WASM_FEATURES {
+        wasm_opt.arg(format!("--enable-{feature}"));
+    }
+    run(&mut wasm_opt)?;
+
+    assemble(&root.join("pkg-templates"), &bindgen, &package)?;
+    run(Command::new("npm")
+        .args(["pack", "--silent", "--pack-destination"])
+        .arg(out())
+        .current_dir(&package))?;
+    let tarball = out().join(format!("threetone-webhooks-{}.tgz", env!("CARGO_PKG_VERSION")));
+    println!("xtask: packed {}", tarball.display());
+    Ok(tarball)
+}
+
+/// Lays out the package: templates, glue, inlined wasm, CJS builds, types.
+fn assemble(templates: &Path, bindgen: &Path, package: &Path) -> Result<(), String> {
+    let dist = package.join("dist");
+    let manifest = read(&templates.join("package.json"))?.replacen(
+        "\"version\": \"0.0.0\"",
+        &format!("\"version\": \"{}\"", env!("CARGO_PKG_VERSION")),
+        1,
+    );
+    write(&package.join("package.json"), &manifest)?;
+    copy(&templates.join("README.md"), &package.join("README.md"))?;
+    copy(&bindgen.join("threetone_webhooks.js"), &dist.join("glue.mjs"))?;
+
+    let wasm = fs::read(dist.join("threetone_webhooks_bg.wasm")).map_err(|e| e.to_string())?;
+    let inline = base64::engine::general_purpose::STANDARD.encode(wasm);
+    write(
+        &dist.join("wasm-inline.mjs"),
+        &format!(
+            "// The wasm, inlined for synchronous loading.\nexport const wasmBase64 = \"{inline}\";\n"
+        ),
+    )?;
+
+    let sources = templates.join("src");
+    for file in ["api.mjs", "express.mjs", "hono.mjs", "node-http.mjs", "cli.mjs"] {
+        copy(&sources.join(file), &dist.join(file))?;
+    }
+    for entry in ["node", "workerd", "inline"] {
+        for file in [format!("{entry}.mjs"), format!("init-{entry}.mjs")] {
+            copy(&sources.join("entries").join(&file), &dist.join("entries").join(&file))?;
+        }
+    }
+
+    // CommonJS: one self-contained bundle for the root, thin ones for the adapters.
+    let esbuild = tools::npm_bin(&tools_dir(), "esbuild");
+    run(Command::new(&esbuild)
+        .arg(dist.join("entries/node.mjs"))
+        .args(["--bundle", "--platform=node", "--format=cjs", "--log-level=warning"])
+        .arg("--banner:js=const __importMetaUrl = require(\"node:url\").pathToFileURL(__filename).href;")
+        .arg("--define:import.meta.url=__importMetaUrl")
+        .arg(format!("--outfile={}", dist.join("entries/node.cjs").display())))?;
+    for adapter in ["express", "hono", "node-http"] {
+        run(Command::new(&esbuild)
+            .arg(dist.join(format!("{adapter}.mjs")))
+            .args(["--bundle", "--platform=node", "--format=cjs", "--log-level=warning"])
+            .args(["--external:threetone-webhooks", "--external:node:*"])
+            .arg(format!("--outfile={}", dist.join(format!("{adapter}.cjs")).display())))?;
+    }
+
+    // Types: the same declarations for ESM (.d.ts) and CommonJS (.d.cts).
+    let types = templates.join("types");
+    for name in ["index", "events", "express", "hono", "node-http"] {
+        let text = read(&types.join(format!("{name}.d.ts")))?;
+        write(&dist.join(format!("{name}.d.ts")), &text)?;
+        let commonjs = text.replace("\"./events.js\"", "\"./events.cjs\"");
+        write(&dist.join(format!("{name}.d.cts")), &commonjs)?;
+    }
+    set_executable(&dist.join("cli.mjs"))
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|error| format!("cannot read {}: {error}", path.display()))
+}
+
+fn write(path: &Path, text: &str) -> Result<(), String> {
+    fs::write(path, text).map_err(|error| format!("cannot write {}: {error}", path.display()))
+}
+
+fn copy(from: &Path, to: &Path) -> Result<(), String> {
+    fs::copy(from, to).map(drop).map_err(|error| format!("cannot copy {}: {error}", from.display()))
+}
+
+#[cfg(unix)]
+fn set_executable(path: &Path) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).map_err(|e| e.to_string())
+}
+
+/// Installs the packed tarball into a user's project (`target/npm/consumer`,
+/// made from `tests/npm/`) and runs the tests there: the shared suite in every
+/// runtime, the framework adapters, the CLI, the TypeScript types; then lints
+/// the package with publint and arethetypeswrong.
+pub fn test() -> Result<(), String> {
+    let root = workspace_root();
+    let tarball = build()?;
+    let consumer = out().join("consumer");
+    copy_tree(&root.join("tests/npm"), &consumer)?;
+    copy_tree(&root.join("tests/vectors"), &consumer.join("vectors"))?;
+    tools::npm_ci(&consumer)?;
+    run(Command::new("npm")
+        .args(["install", "--no-save", "--no-audit", "--no-fund"])
+        .arg(&tarball)
+        .current_dir(&consumer))?;
+
+    let tools_dir = tools_dir();
+    run(Command::new(tools::npm_bin(&tools_dir, "publint"))
+        .args(["--strict"])
+        .arg(out().join("package")))?;
+    // node10 resolution predates `exports`; the package requires Node >= 18.
+    run(Command::new(tools::npm_bin(&tools_dir, "attw"))
+        .arg(&tarball)
+        .args(["--profile", "node16"]))?;
+
+    let worker_tools = crate::worker::dir();
+    tools::npm_ci(&worker_tools)?;
+    tools::debian_package("chromium", Path::new(CHROMIUM))?;
+    let tests: Vec<String> = fs::read_dir(&consumer)
+        .map_err(|e| e.to_string())?
+        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
+        .filter(|name| name.ends_with(".test.mjs"))
+        .collect();
+    run(Command::new("node")
+        .arg("--test")
+        .args(tests)
+        .current_dir(&consumer)
+        .env("THREETONE_WORKER_TOOLS", worker_tools)
+        .env("THREETONE_ESBUILD", tools::npm_bin(&tools_dir, "esbuild"))
+        .env("CHROMIUM", CHROMIUM))
+}
+
+/// Debian's Chromium, driven by playwright-core (which downloads nothing).
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Copies the files of `from` into `to` (no `node_modules`), keeping what `to` already installed.
+fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
+    fs::create_dir_all(to).map_err(|e| e.to_string())?;
+    for entry in fs::read_dir(from).map_err(|e| e.to_string())? {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let name = entry.file_name();
+        if name == "node_modules" {
+            continue;
+        }
+        let path = entry.path();
+        if path.is_dir() {
+            copy_tree(&path, &to.join(&name))?;
+        } else {
+            copy(&path, &to.join(&name))?;
+        }
+    }
+    Ok(())
+}
