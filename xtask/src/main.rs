@@ -5,8 +5,8 @@
 //!   build, generated files up to date).
 //! - `codegen [--check]`: writes the JSON Schemas under `schema/`, or with
 //!   `--check` fails if the committed ones are stale.
-//! - `bench`: the criterion benchmarks, then the Worker against a pass-through
-//!   worker and its upload size.
+//! - `bench`: the criterion benchmarks, the npm package against its peers in
+//!   Node, then the Worker against a pass-through worker and its upload size.
 //! - `npm`: builds the npm package into `target/npm/` and packs it.
 //! - `worker`: builds the Cloudflare Worker into `worker/build/`.
 //! - `dev`: the main job: builds the Worker and runs it with `wrangler dev` in
@@ -88,6 +88,7 @@ fn bench(criterion_args: &[&str]) -> Result<(), String> {
         args.extend(criterion_args);
     }
     cargo(&args)?;
+    npm::bench()?;
     worker::build()?;
     worker::bench()
 }

@@ -164,16 +164,7 @@ fn set_executable(path: &Path) -> Result<(), String> {
 /// runtime, the framework adapters, the CLI, the TypeScript types; then lints
 /// the package with publint and arethetypeswrong.
 pub fn test() -> Result<(), String> {
-    let root = workspace_root();
-    let tarball = build()?;
-    let consumer = out().join("consumer");
-    copy_tree(&root.join("tests/npm"), &consumer)?;
-    copy_tree(&root.join("tests/vectors"), &consumer.join("vectors"))?;
-    tools::npm_ci(&consumer)?;
-    run(Command::new("npm")
-        .args(["install", "--no-save", "--no-audit", "--no-fund"])
-        .arg(&tarball)
-        .current_dir(&consumer))?;
+    let (consumer, tarball) = consumer()?;
 
     let tools_dir = tools_dir();
     run(Command::new(tools::npm_bin(&tools_dir, "publint"))
@@ -199,6 +190,29 @@ pub fn test() -> Result<(), String> {
         .env("THREETONE_WORKER_TOOLS", worker_tools)
         .env("THREETONE_ESBUILD", tools::npm_bin(&tools_dir, "esbuild"))
         .env("CHROMIUM", CHROMIUM))
+}
+
+/// The packed tarball installed into a user's project made from `tests/npm/`.
+fn consumer() -> Result<(PathBuf, PathBuf), String> {
+    let root = workspace_root();
+    let tarball = build()?;
+    let consumer = out().join("consumer");
+    copy_tree(&root.join("tests/npm"), &consumer)?;
+    copy_tree(&root.join("tests/vectors"), &consumer.join("vectors"))?;
+    tools::npm_ci(&consumer)?;
+    run(Command::new("npm")
+        .args(["install", "--no-save", "--no-audit", "--no-fund"])
+        .arg(&tarball)
+        .current_dir(&consumer))?;
+    Ok((consumer, tarball))
+}
+
+/// The package against its peers in Node, and its sizes.
+pub fn bench() -> Result<(), String> {
+    let (consumer, _) = consumer()?;
+    // Imports resolve from the script's own directory: run it inside the project.
+    copy(&workspace_root().join("benches/npm.bench.mjs"), &consumer.join("npm.bench.mjs"))?;
+    run(Command::new("node").arg("npm.bench.mjs").current_dir(consumer))
 }
 
 /// Debian's Chromium, driven by playwright-core (which downloads nothing).
