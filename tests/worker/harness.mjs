@@ -20,6 +20,7 @@ export const DURABLE_OBJECTS = Object.fromEntries(
     ["IDEMPOTENCY", "IdempotencyStore"],
     ["FAILURES", "FailureCounter"],
     ["DELIVERIES", "DeliveryLog"],
+    ["DEAD_LETTERS", "DeadLetterStore"],
   ].map(([binding, className]) => [binding, { className, useSQLite: true }]),
 );
 export const ADMIN_TOKEN = "admin_token_for_tests_91ab";
@@ -87,9 +88,17 @@ export async function startOrigin() {
 /** Every line the Worker printed, across all instances (for the log audit). */
 export const workerOutput = [];
 
-/** The built Worker in workerd, with `vars` as its environment. */
+/** The queue of queue mode (producer binding EVENTS, consumed by the same Worker). */
+const QUEUE = "threetone-events";
+
+/** The built Worker in workerd, with `vars` as its environment (and a queue in queue mode). */
 export async function startWorker(vars) {
+  const queue =
+    vars.DELIVERY_MODE === "queue"
+      ? { queueProducers: { EVENTS: { queueName: QUEUE } }, queueConsumers: { [QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 1 } } }
+      : {};
   const mf = new Miniflare({
+    ...queue,
     modules: true,
     scriptPath: `${ROOT}worker/build/index.js`,
     modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],

@@ -7,8 +7,8 @@ use threetone_webhooks::{EventType, Timestamp, sample_event};
 use worker::{Date, Env, Request, Response, Result, js_sys};
 
 use crate::config::Config;
-use crate::delivery_log;
 use crate::webhook::Inbound;
+use crate::{dead_letters, delivery_log, queue};
 
 /// Version reported by `/health`.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -19,7 +19,7 @@ pub fn health(config: &Config) -> Result<Response> {
         "status": if config.is_ready() { "ok" } else { "not_configured" },
         "version": VERSION,
         "webhook_path": config.webhook_path,
-        "delivery_mode": "direct",
+        "delivery_mode": config.delivery_mode.name(),
         "secrets": config.verifier.as_ref().map_or(0, |verifier| verifier.secret_count()),
         "origin_signing": config.origin_signer.is_some(),
         "admin": config.admin_token.is_some(),
@@ -34,7 +34,37 @@ pub async fn logs(request: &Request, config: &Config, env: &Env) -> Result<Respo
         return Ok(refusal);
     }
     let deliveries = delivery_log::recent(env).await?;
-    Response::from_json(&json!({ "webhook_id": "threetone-edge", "recent_deliveries": deliveries }))
+    let dead_letters = dead_letters::list(env).await?;
+    Response::from_json(&json!({
+        "webhook_id": "threetone-edge",
+        "recent_deliveries": deliveries,
+        "dead_letters": dead_letters,
+    }))
+}
+
+#[derive(Deserialize)]
+struct ReplayRequest {
+    ids: Option<Vec<String>>,
+}
+
+/// Queues dead letters again (all, or those named by `ids`), attempts reset.
+pub async fn replay(request: &mut Request, config: &Config, env: &Env) -> Result<Response> {
+    if let Some(refusal) = refuse(request, config)? {
+        return Ok(refusal);
+    }
+    let text = request.text().await.unwrap_or_default();
+    let ids = serde_json::from_str::<ReplayRequest>(&text).ok().and_then(|replay| replay.ids);
+    let mut replayed = 0;
+    for mut queued in dead_letters::take(env, ids).await? {
+        queued.attempts = 0;
+        if queue::send(env, queued.clone(), 0).await.is_ok() {
+            replayed += 1;
+        } else {
+            // Never lose it: back to the dead letters.
+            dead_letters::add(env, &queued, "replay_failed").await?;
+        }
+    }
+    Response::from_json(&json!({ "replayed": replayed }))
 }
 
 #[derive(Deserialize)]

@@ -35,6 +35,10 @@ pub struct Config {
     pub rate_limit_window_seconds: u64,
     /// How long a delivered event is remembered (`IDEMPOTENCY_TTL_SECONDS`).
     pub idempotency_ttl_seconds: u64,
+    /// Forward while the sender waits, or accept and deliver from a queue (`DELIVERY_MODE`).
+    pub delivery_mode: DeliveryMode,
+    /// Queue mode's retries toward the origin (the seed's `retry_config`).
+    pub retry: RetryPolicy,
     /// What is missing or malformed.
     pub problems: Vec<Problem>,
 }
@@ -46,6 +50,54 @@ pub enum InvalidPayloadPolicy {
     Forward,
     /// Answer 400 with the error code.
     Reject,
+}
+
+/// How verified events reach the origin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryMode {
+    /// Forward while ThreeTone waits; its retries cover failures.
+    Direct,
+    /// Answer 202 once queued; the queue consumer forwards with [`RetryPolicy`].
+    Queue,
+}
+
+impl DeliveryMode {
+    /// The name used in `DELIVERY_MODE` and `/health`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Direct => "direct",
+            Self::Queue => "queue",
+        }
+    }
+}
+
+/// ThreeTone's own retry settings (`retry_config`), applied by the queue consumer:
+/// `RETRY_MAX_RETRIES`, `RETRY_DELAY_SECONDS`, `RETRY_EXPONENTIAL_BACKOFF`,
+/// `RETRY_MAX_DELAY_SECONDS`, `RETRY_ON_STATUS`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Retries after the first attempt before the event is dead-lettered.
+    pub max_retries: u32,
+    /// Delay before the first retry.
+    pub delay_seconds: u64,
+    /// Double the delay at each retry.
+    pub exponential_backoff: bool,
+    /// Upper bound of any delay.
+    pub max_delay_seconds: u64,
+    /// Origin statuses worth retrying (timeouts and unreachable origins always are).
+    pub retry_on_status: Vec<u16>,
+}
+
+impl RetryPolicy {
+    /// The delay before retry number `retry` (1 for the first retry).
+    pub fn delay_seconds(&self, retry: u32) -> u64 {
+        let factor = if self.exponential_backoff {
+            1u64.checked_shl(retry.saturating_sub(1)).unwrap_or(u64::MAX)
+        } else {
+            1
+        };
+        self.delay_seconds.saturating_mul(factor).min(self.max_delay_seconds)
+    }
 }
 
 /// A configuration problem: the variable and what is wrong with it.
@@ -110,7 +162,42 @@ impl Reader<'_> {
             rate_limit_failures: self.number("RATE_LIMIT_FAILURES", 10),
             rate_limit_window_seconds: self.number("RATE_LIMIT_WINDOW_SECONDS", 60).max(1),
             idempotency_ttl_seconds: self.number("IDEMPOTENCY_TTL_SECONDS", 86_400).max(1),
+            delivery_mode: self.delivery_mode(),
+            retry: self.retry_policy(),
             problems: self.problems,
+        }
+    }
+
+    fn delivery_mode(&mut self) -> DeliveryMode {
+        match self.text("DELIVERY_MODE").as_deref() {
+            None | Some("direct") => DeliveryMode::Direct,
+            Some("queue") => DeliveryMode::Queue,
+            Some(_) => {
+                self.problem("DELIVERY_MODE", "must be `direct` or `queue`");
+                DeliveryMode::Direct
+            }
+        }
+    }
+
+    /// Defaults are the seed's example `retry_config`.
+    fn retry_policy(&mut self) -> RetryPolicy {
+        let retry_on_status = match self.text("RETRY_ON_STATUS") {
+            None => vec![500, 502, 503, 504],
+            Some(list) => list
+                .split(',')
+                .map(|status| status.trim().parse::<u16>())
+                .collect::<Result<_, _>>()
+                .unwrap_or_else(|_| {
+                    self.problem("RETRY_ON_STATUS", "must be comma-separated HTTP statuses");
+                    Vec::new()
+                }),
+        };
+        RetryPolicy {
+            max_retries: u32::try_from(self.number("RETRY_MAX_RETRIES", 5)).unwrap_or(u32::MAX),
+            delay_seconds: self.number("RETRY_DELAY_SECONDS", 5),
+            exponential_backoff: self.text("RETRY_EXPONENTIAL_BACKOFF").as_deref() != Some("false"),
+            max_delay_seconds: self.number("RETRY_MAX_DELAY_SECONDS", 300),
+            retry_on_status,
         }
     }
 

@@ -6,7 +6,10 @@
 use std::cell::Cell;
 
 use serde::{Deserialize, Serialize};
-use worker::{DurableObject, Env, ListOptions, Request, Response, Result, State, durable_object};
+use threetone_webhooks::Timestamp;
+use worker::{
+    Date, DurableObject, Env, ListOptions, Request, Response, Result, State, durable_object,
+};
 
 use crate::rpc;
 
@@ -24,7 +27,8 @@ pub struct Delivery {
     pub timestamp: String,
     /// Event type.
     pub event: String,
-    /// `success`, `failed`, `duplicate`, `ignored` or `rejected`.
+    /// `success`, `failed`, `duplicate`, `ignored`, `rejected`, `queued`,
+    /// `retrying` or `dead_lettered`.
     pub status: String,
     /// Status the edge answered with.
     pub response_code: u16,
@@ -44,6 +48,49 @@ pub struct Delivery {
     pub call_id: Option<String>,
     /// The edge's request id (also sent to the origin as `X-Request-Id`).
     pub request_id: String,
+}
+
+impl Delivery {
+    /// A delivery answered `response_code`, started at `started_ms` (ms since epoch).
+    pub fn new(
+        started_ms: u64,
+        event: &str,
+        call_id: Option<&str>,
+        request_id: &str,
+        status: &str,
+        response_code: u16,
+    ) -> Self {
+        let now = Date::now().as_millis();
+        Self {
+            timestamp: Timestamp::from_unix_seconds((now / 1000) as i64)
+                .map(|timestamp| timestamp.to_string())
+                .unwrap_or_default(),
+            event: event.into(),
+            status: status.into(),
+            response_code,
+            delivery_time_ms: now.saturating_sub(started_ms),
+            retry_count: None,
+            error: None,
+            origin_status: None,
+            call_id: call_id.map(String::from),
+            request_id: request_id.into(),
+        }
+    }
+
+    /// With the number of earlier deliveries of the same event.
+    pub fn with_retry_count(self, retry_count: Option<u32>) -> Self {
+        Self { retry_count, ..self }
+    }
+
+    /// With what went wrong.
+    pub fn with_error(self, error: Option<String>) -> Self {
+        Self { error, ..self }
+    }
+
+    /// With the origin's status, when it was reached.
+    pub fn with_origin_status(self, origin_status: Option<u16>) -> Self {
+        Self { origin_status, ..self }
+    }
 }
 
 /// Appends a delivery.

@@ -1,6 +1,6 @@
 //! Idempotency: every redelivery of an event carries the same signature
 //! digest, which is the event's key. Keys are spread over 16 Durable Objects
-//! (by the digest's first hex digit): each key always lands in the same object,
+//! (by the digest's last hex digit): each key always lands in the same object,
 //! so claims on it are strongly consistent, and the objects stay warm instead
 //! of one cold object per event.
 //!
@@ -75,8 +75,8 @@ async fn call<R: serde::de::DeserializeOwned>(
     lease_ms: u64,
     ttl_ms: u64,
 ) -> Result<R> {
-    // The digest's first hex digit: 16 shards, evenly loaded.
-    let shard = key.strip_prefix("sha256=").and_then(|hex| hex.get(..1)).unwrap_or("0");
+    // The digest's last hex digit: 16 shards, evenly loaded (keys may carry a prefix).
+    let shard = key.get(key.len().saturating_sub(1)..).unwrap_or("0");
     let name = format!("shard-{shard}");
     rpc::call(env, BINDING, &name, action, &Call { key: key.into(), lease_ms, ttl_ms }).await
 }

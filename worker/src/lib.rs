@@ -8,21 +8,27 @@
 //! | `GET /health` | configured or not, version |
 //! | `GET /logs` (bearer `ADMIN_TOKEN`) | recent deliveries |
 //! | `POST /test` (bearer `ADMIN_TOKEN`) | a signed sample event through the same pipeline |
+//! | `POST /dead-letters/replay` (bearer `ADMIN_TOKEN`) | queue mode: dead letters queued again |
+//!
+//! With `DELIVERY_MODE=queue`, events are accepted (202) and delivered by the
+//! queue consumer ([`queue`]) with ThreeTone's retry settings.
 
 mod admin;
 mod config;
+mod dead_letters;
 mod delivery_log;
 mod forward;
 mod idempotency;
 mod outcome;
+mod queue;
 mod rate_limit;
 mod rpc;
 mod webhook;
 
 use serde_json::json;
-use threetone_webhooks::Timestamp;
 use worker::{Context, Date, Env, Method, Request, Response, Result, console_log, event};
 
+pub use dead_letters::DeadLetterStore;
 pub use delivery_log::DeliveryLog;
 pub use idempotency::IdempotencyStore;
 pub use rate_limit::FailureCounter;
@@ -47,6 +53,9 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
         match (request.method(), path.as_str()) {
             (Method::Get, "/health") => return admin::health(&config),
             (Method::Get, "/logs") => return admin::logs(&request, &config, &env).await,
+            (Method::Post, "/dead-letters/replay") => {
+                return admin::replay(&mut request, &config, &env).await;
+            }
             (Method::Post, "/test") => match admin::test_event(&mut request, &config).await? {
                 Ok(inbound) => webhook::deliver(&inbound, &config, &env, &request_id).await,
                 Err(refusal) => return Ok(refusal),
@@ -71,20 +80,17 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
         })
     );
     if let Some(status) = outcome.delivery_status() {
-        let delivery = Delivery {
-            timestamp: Timestamp::from_unix_seconds((started / 1000) as i64)
-                .map(|timestamp| timestamp.to_string())
-                .unwrap_or_default(),
-            event: facts.event.unwrap_or_default(),
-            status: status.into(),
-            response_code: outcome.status(),
-            delivery_time_ms: latency_ms,
-            retry_count: facts.retry_count,
-            error: (status == "failed" || status == "rejected").then(|| outcome.name().into()),
-            origin_status: outcome.origin_status(),
-            call_id: facts.call_id,
-            request_id: request_id.clone(),
-        };
+        let delivery = Delivery::new(
+            started,
+            facts.event.as_deref().unwrap_or_default(),
+            facts.call_id.as_deref(),
+            &request_id,
+            status,
+            outcome.status(),
+        )
+        .with_retry_count(facts.retry_count)
+        .with_error((status == "failed" || status == "rejected").then(|| outcome.name().into()))
+        .with_origin_status(outcome.origin_status());
         // Recorded after the answer is sent, so logging adds no latency.
         ctx.wait_until(async move {
             let _ = delivery_log::append(&env, &delivery).await;

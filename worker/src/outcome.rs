@@ -17,6 +17,10 @@ pub enum Outcome {
     Duplicate,
     /// Authentic, but not in `FORWARD_EVENTS`: acknowledged, not forwarded.
     Ignored,
+    /// Queue mode: accepted into the queue; the consumer delivers it.
+    Queued,
+    /// Queue mode: the queue did not take the event; the sender retries.
+    QueueUnavailable,
     /// The same event is being delivered by another request.
     InFlight,
     /// The idempotency store did not answer: retry rather than risk a duplicate.
@@ -54,6 +58,8 @@ impl Outcome {
             Self::Delivered { .. } => "delivered",
             Self::Duplicate => "duplicate",
             Self::Ignored => "ignored",
+            Self::Queued => "queued",
+            Self::QueueUnavailable => "queue_unavailable",
             Self::InFlight => "in_flight",
             Self::StoreUnavailable => "store_unavailable",
             Self::NotConfigured => "not_configured",
@@ -76,8 +82,10 @@ impl Outcome {
     pub fn status(&self) -> u16 {
         match self {
             Self::Delivered { .. } | Self::Duplicate | Self::Ignored => 200,
+            Self::Queued => 202,
             Self::InFlight
             | Self::StoreUnavailable
+            | Self::QueueUnavailable
             | Self::NotConfigured
             | Self::OriginUnreachable => 503,
             Self::MethodNotAllowed => 405,
@@ -99,9 +107,11 @@ impl Outcome {
             Self::Delivered { .. } => Some("success"),
             Self::Duplicate => Some("duplicate"),
             Self::Ignored => Some("ignored"),
+            Self::Queued => Some("queued"),
             Self::Rejected(_) | Self::OriginRejected { .. } => Some("rejected"),
             Self::InFlight
             | Self::StoreUnavailable
+            | Self::QueueUnavailable
             | Self::OriginFailed { .. }
             | Self::OriginUnreachable
             | Self::OriginTimeout => Some("failed"),
@@ -134,6 +144,7 @@ impl Outcome {
             Self::RateLimited { retry_after_seconds } => Some(*retry_after_seconds),
             Self::InFlight
             | Self::StoreUnavailable
+            | Self::QueueUnavailable
             | Self::NotConfigured
             | Self::OriginUnreachable => Some(RETRY_AFTER_SECONDS),
             _ => None,
@@ -151,7 +162,7 @@ impl Outcome {
             Self::Delivered { origin_status } => {
                 json!({ "status": "delivered", "origin_status": origin_status })
             }
-            Self::Duplicate | Self::Ignored => json!({ "status": self.name() }),
+            Self::Duplicate | Self::Ignored | Self::Queued => json!({ "status": self.name() }),
             Self::Rejected(error) => json!({ "error": error.code(), "message": error.to_string() }),
             Self::OriginFailed { status } => {
                 json!({ "error": self.name(), "origin_status": status })

@@ -3,15 +3,16 @@
 //! the core crate's; this module only decides what to do with its verdicts.
 
 use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use threetone_webhooks::{Options, PayloadError, SIGNATURE_HEADER, parse_event};
 use worker::{Date, Env, Headers, Method, Request};
 
-use crate::config::{Config, InvalidPayloadPolicy};
+use crate::config::{Config, DeliveryMode, InvalidPayloadPolicy};
 use crate::forward::{self, OriginAnswer};
 use crate::idempotency::{self, Claim};
 use crate::outcome::Outcome;
-use crate::rate_limit;
+use crate::{queue, rate_limit};
 
 /// Header that carries the edge's own signature toward the origin.
 pub const EDGE_SIGNATURE_HEADER: &str = "X-ThreeTone-Edge-Signature";
@@ -58,8 +59,8 @@ pub async fn read(request: &mut Request, config: &Config) -> Result<Inbound, Out
     Ok(Inbound { body, signature, content_type, client })
 }
 
-/// Runs an inbound request through verification, validation, filtering,
-/// deduplication and forwarding.
+/// Runs an inbound request through verification, validation and filtering,
+/// then delivers it (directly, or by accepting it into the queue).
 pub async fn deliver(
     inbound: &Inbound,
     config: &Config,
@@ -67,9 +68,7 @@ pub async fn deliver(
     request_id: &str,
 ) -> (Outcome, Facts) {
     let mut facts = Facts::default();
-    let (Some(verifier), Some(origin_url), true) =
-        (&config.verifier, &config.origin_url, config.is_ready())
-    else {
+    let (Some(verifier), true) = (&config.verifier, config.is_ready()) else {
         return (Outcome::NotConfigured, facts);
     };
 
@@ -113,37 +112,79 @@ pub async fn deliver(
         }
     };
 
-    let event_name = facts.event.clone().unwrap_or_default();
+    let event = Authentic {
+        body: inbound.body.clone(),
+        signature: inbound.signature.trim().to_string(),
+        content_type: inbound.content_type.clone(),
+        event: facts.event.clone().unwrap_or_default(),
+        call_id: facts.call_id.clone(),
+        invalid: invalid.map(String::from),
+        request_id: request_id.to_string(),
+    };
     if let Some(allowed) = &config.forward_events
-        && !allowed.contains(&event_name)
+        && !allowed.contains(&event.event)
     {
         return (Outcome::Ignored, facts);
     }
+    let (outcome, retry_count) = match config.delivery_mode {
+        DeliveryMode::Direct => forward_once(&event, config, env).await,
+        DeliveryMode::Queue => queue::accept(event, config, env).await,
+    };
+    facts.retry_count = retry_count;
+    (outcome, facts)
+}
 
-    // A verified header is exactly `sha256=` and 64 hex digits: lowercased, it
-    // names the body, and every redelivery of the same event carries it.
-    let key = inbound.signature.trim().to_ascii_lowercase();
+/// An authentic event on its way to the origin, directly or through the queue.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Authentic {
+    /// The exact body bytes.
+    #[serde(with = "serde_bytes")]
+    pub body: Vec<u8>,
+    /// The verified signature header.
+    pub signature: String,
+    pub content_type: String,
+    /// Event type (empty if the body did not say).
+    pub event: String,
+    /// The call the event concerns, for logs.
+    pub call_id: Option<String>,
+    /// The validation error code, for a body forwarded despite failing validation.
+    pub invalid: Option<String>,
+    /// The edge's request id, sent to the origin as `X-Request-Id`.
+    pub request_id: String,
+}
+
+impl Authentic {
+    /// The idempotency key: a verified header is exactly `sha256=` and 64 hex
+    /// digits; lowercased, it names the body, and every redelivery carries it.
+    pub fn key(&self) -> String {
+        self.signature.to_ascii_lowercase()
+    }
+}
+
+/// Claims the event's key, forwards it once, and records the result: the one
+/// delivery path of both modes. Also returns earlier deliveries seen.
+pub async fn forward_once(event: &Authentic, config: &Config, env: &Env) -> (Outcome, Option<u32>) {
+    let Some(origin_url) = &config.origin_url else {
+        return (Outcome::NotConfigured, None);
+    };
+    let key = event.key();
     let ttl_ms = config.idempotency_ttl_seconds * 1000;
     let lease_ms = config.origin_timeout_ms + 5_000;
-    match idempotency::claim(env, &key, lease_ms, ttl_ms).await {
+    let retry_count = match idempotency::claim(env, &key, lease_ms, ttl_ms).await {
         Err(error) => {
             // Not the body, not a secret: the store's own failure, for operators.
             worker::console_error!("idempotency store unavailable: {error}");
-            return (Outcome::StoreUnavailable, facts);
+            return (Outcome::StoreUnavailable, None);
         }
-        Ok(Claim::InFlight) => return (Outcome::InFlight, facts),
-        Ok(Claim::Duplicate { attempt }) => {
-            facts.retry_count = Some(attempt - 1);
-            return (Outcome::Duplicate, facts);
-        }
-        Ok(Claim::Acquired { attempt }) => facts.retry_count = Some(attempt - 1),
-    }
-
-    let headers = match origin_headers(inbound, config, &event_name, invalid, request_id) {
-        Ok(headers) => headers,
-        Err(_) => return (Outcome::OriginUnreachable, facts),
+        Ok(Claim::InFlight) => return (Outcome::InFlight, None),
+        Ok(Claim::Duplicate { attempt }) => return (Outcome::Duplicate, Some(attempt - 1)),
+        Ok(Claim::Acquired { attempt }) => attempt - 1,
     };
-    let answer = forward::send(origin_url, &inbound.body, headers, config.origin_timeout_ms).await;
+
+    let Ok(headers) = origin_headers(event, config) else {
+        return (Outcome::OriginUnreachable, Some(retry_count));
+    };
+    let answer = forward::send(origin_url, &event.body, headers, config.origin_timeout_ms).await;
     let outcome = match answer {
         OriginAnswer::Status { status, .. } if (200..300).contains(&status) => {
             Outcome::Delivered { origin_status: status }
@@ -161,28 +202,22 @@ pub async fn deliver(
         Outcome::Delivered { .. } => idempotency::complete(env, &key, ttl_ms).await,
         _ => idempotency::release(env, &key, ttl_ms).await,
     };
-    (outcome, facts)
+    (outcome, Some(retry_count))
 }
 
 /// The headers sent to the origin: nothing of the inbound request but these.
-fn origin_headers(
-    inbound: &Inbound,
-    config: &Config,
-    event_name: &str,
-    invalid: Option<&str>,
-    request_id: &str,
-) -> worker::Result<Headers> {
+fn origin_headers(event: &Authentic, config: &Config) -> worker::Result<Headers> {
     let headers = Headers::new();
-    headers.set("Content-Type", &inbound.content_type)?;
-    headers.set(SIGNATURE_HEADER, inbound.signature.trim())?;
-    if !event_name.is_empty() {
-        headers.set("X-ThreeTone-Event", event_name)?;
+    headers.set("Content-Type", &event.content_type)?;
+    headers.set(SIGNATURE_HEADER, &event.signature)?;
+    if !event.event.is_empty() {
+        headers.set("X-ThreeTone-Event", &event.event)?;
     }
-    headers.set("X-Request-Id", request_id)?;
+    headers.set("X-Request-Id", &event.request_id)?;
     if let Some(signer) = &config.origin_signer {
-        headers.set(EDGE_SIGNATURE_HEADER, &signer.sign(&inbound.body))?;
+        headers.set(EDGE_SIGNATURE_HEADER, &signer.sign(&event.body))?;
     }
-    if let Some(code) = invalid {
+    if let Some(code) = &event.invalid {
         headers.set(EDGE_INVALID_HEADER, code)?;
     }
     Ok(headers)

@@ -1,0 +1,135 @@
+//! Dead letters: queued events the consumer gave up on, kept whole (body
+//! included) in one Durable Object so that `/logs` can list them (without
+//! their bodies) and `/dead-letters/replay` can queue them again.
+
+use serde::{Deserialize, Serialize};
+use worker::{
+    Date, DurableObject, Env, ListOptions, Request, Response, Result, State, durable_object,
+};
+
+use crate::queue::Queued;
+use crate::rpc;
+
+const BINDING: &str = "DEAD_LETTERS";
+const NAME: &str = "all";
+const PREFIX: &str = "dl:";
+
+/// A dead letter as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Stored {
+    id: String,
+    queued: Queued,
+    error: String,
+    at_ms: u64,
+}
+
+/// A dead letter as `/logs` shows it: never the body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Summary {
+    pub id: String,
+    pub event: String,
+    pub call_id: Option<String>,
+    pub attempts: u32,
+    pub error: String,
+    pub dead_lettered_at_ms: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+enum Call {
+    Add { queued: Queued, error: String },
+    List,
+    Take { ids: Option<Vec<String>> },
+}
+
+/// Keeps a queued event the consumer gave up on.
+pub async fn add(env: &Env, queued: &Queued, error: &str) -> Result<()> {
+    rpc::call(
+        env,
+        BINDING,
+        NAME,
+        "call",
+        &Call::Add { queued: queued.clone(), error: error.into() },
+    )
+    .await
+}
+
+/// All dead letters, oldest first.
+pub async fn list(env: &Env) -> Result<Vec<Summary>> {
+    rpc::call(env, BINDING, NAME, "call", &Call::List).await
+}
+
+/// Removes and returns the dead letters named by `ids` (all if `None`).
+pub async fn take(env: &Env, ids: Option<Vec<String>>) -> Result<Vec<Queued>> {
+    rpc::call(env, BINDING, NAME, "call", &Call::Take { ids }).await
+}
+
+/// The store of dead letters.
+#[durable_object(fetch)]
+pub struct DeadLetterStore {
+    state: State,
+}
+
+impl DeadLetterStore {
+    async fn stored(&self) -> Result<Vec<Stored>> {
+        let entries =
+            self.state.storage().list_with_options(ListOptions::new().prefix(PREFIX)).await?;
+        Ok(entries.values().into_iter().filter_map(|value| parse_stored(value.ok()?)).collect())
+    }
+}
+
+/// Stored values are JSON text (bodies included, as byte arrays).
+fn parse_stored(value: worker::wasm_bindgen::JsValue) -> Option<Stored> {
+    serde_json::from_str(&value.as_string()?).ok()
+}
+
+impl DurableObject for DeadLetterStore {
+    fn new(state: State, _env: Env) -> Self {
+        Self { state }
+    }
+
+    async fn fetch(&self, request: Request) -> Result<Response> {
+        let (_, call) = rpc::action::<Call>(request).await?;
+        let storage = self.state.storage();
+        match call {
+            Call::Add { queued, error } => {
+                let at_ms = Date::now().as_millis();
+                // Time-ordered ids; the request id keeps them unique.
+                let id = format!("{at_ms:015}-{}", queued.event.request_id);
+                let stored = Stored { id: id.clone(), queued, error, at_ms };
+                storage.put(&format!("{PREFIX}{id}"), serde_json::to_string(&stored)?).await?;
+                Response::from_json(&())
+            }
+            Call::List => {
+                let summaries: Vec<Summary> = self
+                    .stored()
+                    .await?
+                    .into_iter()
+                    .map(|stored| Summary {
+                        id: stored.id,
+                        event: stored.queued.event.event,
+                        call_id: stored.queued.event.call_id,
+                        attempts: stored.queued.attempts,
+                        error: stored.error,
+                        dead_lettered_at_ms: stored.at_ms,
+                    })
+                    .collect();
+                Response::from_json(&summaries)
+            }
+            Call::Take { ids } => {
+                let taken: Vec<Stored> = self
+                    .stored()
+                    .await?
+                    .into_iter()
+                    .filter(|stored| ids.as_ref().is_none_or(|ids| ids.contains(&stored.id)))
+                    .collect();
+                for stored in &taken {
+                    storage.delete(&format!("{PREFIX}{}", stored.id)).await?;
+                }
+                Response::from_json(
+                    &taken.into_iter().map(|stored| stored.queued).collect::<Vec<_>>(),
+                )
+            }
+        }
+    }
+}
