@@ -6,7 +6,9 @@
 //! - `codegen [--check]`: writes the JSON Schemas under `schema/`, or with
 //!   `--check` fails if the committed ones are stale.
 //! - `bench`: the criterion benchmarks, the npm package against its peers in
-//!   Node, then the Worker against a pass-through worker and its upload size.
+//!   Node, the component from Node and Python, then the Worker against a
+//!   pass-through worker and its upload size.
+//! - `component`: builds the Wasm component into `target/component/` and checks it against its WIT.
 //! - `npm`: builds the npm package into `target/npm/` and packs it.
 //! - `worker`: builds the Cloudflare Worker into `worker/build/`.
 //! - `dev`: the main job: builds the Worker and runs it with `wrangler dev` in
@@ -14,6 +16,7 @@
 
 mod codegen;
 mod command;
+mod component;
 mod npm;
 mod tools;
 mod worker;
@@ -33,13 +36,14 @@ fn main() -> ExitCode {
         ["codegen"] => codegen::write(),
         ["codegen", "--check"] => codegen::check(),
         ["bench", rest @ ..] => bench(rest),
+        ["component"] => component::build(),
         ["npm"] => npm::build().map(drop),
         ["npm", "test"] => npm::test(),
         ["worker"] => worker::build(),
         ["dev"] => worker::dev(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | codegen [--check] | bench [criterion args] | npm [test] | worker | dev>"
+                "usage: cargo xtask <test | codegen [--check] | bench [criterion args] | component | npm [test] | worker | dev>"
             );
             return ExitCode::from(2);
         }
@@ -60,12 +64,15 @@ fn test() -> Result<(), String> {
     command::ensure_rust_target(worker::TARGET)?;
     clippy(&["--package", worker::CRATE, "--target", worker::TARGET])?;
     clippy(&["--lib", "--features", "js", "--target", worker::TARGET])?;
+    clippy(&["--package", component::CRATE, "--target", worker::TARGET])?;
     cargo(&["test", "--workspace", "--exclude", worker::CRATE, "--all-features"])?;
     no_std_build()?;
     codegen::check()?;
     worker::build()?;
     worker::test()?;
     npm::test()?;
+    component::build()?;
+    component::test()?;
     println!("xtask: all checks passed");
     Ok(())
 }
@@ -89,6 +96,8 @@ fn bench(criterion_args: &[&str]) -> Result<(), String> {
     }
     cargo(&args)?;
     npm::bench()?;
+    component::build()?;
+    component::bench()?;
     worker::build()?;
     worker::bench()
 }

@@ -1,0 +1,115 @@
+//! The `threetone-webhooks` verifier as a WebAssembly component: the world
+//! `threetone:webhooks/verifier` of `wit/verifier.wit`.
+//!
+//! Thin bindings: every rule (signature format, event shapes, error codes,
+//! freshness) is the core crate's; this file only converts between the core's
+//! types and the WIT ones. The component imports nothing (no WASI, no clock),
+//! so it runs in any component host. `cargo xtask component` builds it.
+
+use threetone_webhooks::{Error, Event, Freshness, Options, PayloadError, ValidationError};
+
+use exports::threetone::webhooks::webhooks::{self as wit, Guest, GuestVerifier};
+
+wit_bindgen::generate!({
+    world: "verifier",
+    path: "wit",
+});
+
+/// The component's exports.
+struct Component;
+
+export!(Component);
+
+impl Guest for Component {
+    type Verifier = Verifier;
+
+    fn parse_event(body: Vec<u8>, options: wit::Options) -> Result<wit::Event, wit::Error> {
+        threetone_webhooks::parse_event(&body, &core_options(options))
+            .map(wit_event)
+            .map_err(wit_error)
+    }
+}
+
+/// The `verifier` resource: a core [`threetone_webhooks::Verifier`].
+struct Verifier(threetone_webhooks::Verifier);
+
+impl Verifier {
+    /// The resource handle for a verifier the core built, or its error.
+    fn handle(
+        built: Result<threetone_webhooks::Verifier, threetone_webhooks::VerifyError>,
+    ) -> Result<wit::Verifier, wit::Error> {
+        built.map(|verifier| wit::Verifier::new(Self(verifier))).map_err(wit_error)
+    }
+}
+
+impl GuestVerifier for Verifier {
+    fn new(secret: Vec<u8>) -> Result<wit::Verifier, wit::Error> {
+        Self::handle(threetone_webhooks::Verifier::new(secret))
+    }
+
+    fn with_secrets(secrets: Vec<Vec<u8>>) -> Result<wit::Verifier, wit::Error> {
+        Self::handle(threetone_webhooks::Verifier::with_secrets(secrets))
+    }
+
+    fn sign(&self, body: Vec<u8>) -> String {
+        self.0.sign(&body)
+    }
+
+    fn verify(&self, body: Vec<u8>, header: String) -> Result<(), wit::Error> {
+        self.0.verify(&body, &header).map_err(wit_error)
+    }
+
+    fn construct_event(
+        &self,
+        body: Vec<u8>,
+        header: String,
+        options: wit::Options,
+    ) -> Result<wit::Event, wit::Error> {
+        self.0
+            .construct_event(&body, &header, &core_options(options))
+            .map(wit_event)
+            .map_err(wit_error)
+    }
+}
+
+/// The core's options for the WIT ones (the same fields).
+fn core_options(options: wit::Options) -> Options {
+    Options {
+        allow_unknown_events: options.allow_unknown_events,
+        freshness: options.freshness.map(|freshness| Freshness {
+            max_age_seconds: freshness.max_age_seconds,
+            now_unix_seconds: freshness.now_unix_seconds,
+        }),
+    }
+}
+
+/// The WIT event: the envelope's summary and the whole event as JSON.
+fn wit_event(event: Event) -> wit::Event {
+    wit::Event {
+        event_type: event.event_name().into(),
+        known: event.event_type().is_some(),
+        timestamp: event.timestamp.as_str().into(),
+        unix_seconds: event.timestamp.unix_seconds(),
+        call_id: event.call_id().map(Into::into),
+        // An `Event` serializes to a JSON object with string keys: no failure path.
+        json: serde_json::to_string(&event).expect("an event always serializes to JSON"),
+    }
+}
+
+/// The WIT error for any core error: its code, status, message and, for an
+/// invalid payload, the offending field.
+fn wit_error(error: impl Into<Error>) -> wit::Error {
+    let error = error.into();
+    let invalid_field = match &error {
+        Error::Payload(PayloadError::Invalid(ValidationError { path, expected })) => {
+            Some(wit::InvalidField { path: path.clone(), expected: expected.clone() })
+        }
+        _ => None,
+    };
+    wit::Error {
+        code: error.code().into(),
+        http_status: error.http_status(),
+        message: error.to_string(),
+        invalid_field,
+    }
+}
