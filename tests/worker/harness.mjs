@@ -131,6 +131,18 @@ export async function startWorker(vars) {
   };
 }
 
+/** Runs `fn(origin, edge)` with a fresh origin and a Worker configured by `baseVars(origin, extra)`, then stops both. */
+export async function withEdge(extra, fn) {
+  const origin = await startOrigin();
+  const edge = await startWorker(baseVars(origin, extra));
+  try {
+    return await fn(origin, edge);
+  } finally {
+    await edge.dispose();
+    await origin.close();
+  }
+}
+
 /** Configuration for a working Worker in front of `origin`. */
 export function baseVars(origin, extra = {}) {
   return {

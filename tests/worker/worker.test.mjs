@@ -15,6 +15,7 @@ import {
   sleep,
   startOrigin,
   startWorker,
+  withEdge,
   workerOutput,
 } from "./harness.mjs";
 
@@ -220,9 +221,7 @@ describe("origin failures map to statuses ThreeTone retries", () => {
 
 describe("options", () => {
   test("rotation: the current and the previous secrets are both accepted", async () => {
-    const origin = await startOrigin();
-    const edge = await startWorker(baseVars(origin, { WEBHOOK_SECRETS_PREVIOUS: "whsec_old_1, whsec_old_2" }));
-    try {
+    await withEdge({ WEBHOOK_SECRETS_PREVIOUS: "whsec_old_1, whsec_old_2" }, async (origin, edge) => {
       for (const secret of [SECRET, "whsec_old_1", "whsec_old_2"]) {
         const body = event();
         assert.equal((await edge.post(body, { signature: sign(body, secret) })).status, 200, secret);
@@ -230,85 +229,57 @@ describe("options", () => {
       const body = event();
       assert.equal((await edge.post(body, { signature: sign(body, "whsec_never") })).status, 401);
       assert.equal(origin.received.length, 3);
-    } finally {
-      await edge.dispose();
-      await origin.close();
-    }
+    });
   });
 
   test("FORWARD_EVENTS: other events are acknowledged, not forwarded", async () => {
-    const origin = await startOrigin();
-    const edge = await startWorker(baseVars(origin, { FORWARD_EVENTS: "call_ended, escalation_triggered" }));
-    try {
+    await withEdge({ FORWARD_EVENTS: "call_ended, escalation_triggered" }, async (origin, edge) => {
       const ignored = await edge.post(event("call_started"));
       assert.equal(ignored.status, 200);
       assert.deepEqual(await ignored.json(), { status: "ignored" });
       assert.equal((await edge.post(event("call_ended"))).status, 200);
       assert.deepEqual(origin.received.map((request) => request.headers["x-threetone-event"]), ["call_ended"]);
-    } finally {
-      await edge.dispose();
-      await origin.close();
-    }
+    });
   });
 
   const invalid = JSON.stringify({ event: "conversation_ended", timestamp: "2024-01-15T10:35:00Z", data: { turn_count: -1 } });
 
   test("ON_INVALID_PAYLOAD=forward: forwarded with a flag header", async () => {
-    const origin = await startOrigin();
-    const edge = await startWorker(baseVars(origin, { ON_INVALID_PAYLOAD: "forward" }));
-    try {
+    await withEdge({ ON_INVALID_PAYLOAD: "forward" }, async (origin, edge) => {
       assert.equal((await edge.post(invalid)).status, 200);
       assert.equal(origin.received[0].headers["x-threetone-edge-invalid"], "invalid_payload");
       assert.equal(origin.received[0].headers["x-threetone-event"], "conversation_ended");
-    } finally {
-      await edge.dispose();
-      await origin.close();
-    }
+    });
   });
 
   test("ON_INVALID_PAYLOAD=reject: 400 with the code and path, not forwarded", async () => {
-    const origin = await startOrigin();
-    const edge = await startWorker(baseVars(origin, { ON_INVALID_PAYLOAD: "reject" }));
-    try {
+    await withEdge({ ON_INVALID_PAYLOAD: "reject" }, async (origin, edge) => {
       const response = await edge.post(invalid);
       assert.equal(response.status, 400);
       const answer = await response.json();
       assert.equal(answer.error, "invalid_payload");
       assert.match(answer.message, /\$\.data/);
       assert.equal(origin.received.length, 0);
-    } finally {
-      await edge.dispose();
-      await origin.close();
-    }
+    });
   });
 
   test("MAX_EVENT_AGE_SECONDS: stale events get 400, fresh ones pass", async () => {
-    const origin = await startOrigin();
-    const edge = await startWorker(baseVars(origin, { MAX_EVENT_AGE_SECONDS: "300" }));
-    try {
+    await withEdge({ MAX_EVENT_AGE_SECONDS: "300" }, async (origin, edge) => {
       const stale = await edge.post(event("call_ended", { timestamp: "2024-01-15T10:35:00Z" }));
       assert.equal(stale.status, 400);
       assert.equal((await stale.json()).error, "timestamp_too_old");
       const now = new Date().toISOString().replace(/\.\d+Z$/, "Z");
       assert.equal((await edge.post(event("call_ended", { timestamp: now }))).status, 200);
       assert.equal(origin.received.length, 1);
-    } finally {
-      await edge.dispose();
-      await origin.close();
-    }
+    });
   });
 
   test("ORIGIN_SECRET: the origin gets an edge signature it can check", async () => {
-    const origin = await startOrigin();
-    const edge = await startWorker(baseVars(origin, { ORIGIN_SECRET: "origin_shared_secret" }));
-    try {
+    await withEdge({ ORIGIN_SECRET: "origin_shared_secret" }, async (origin, edge) => {
       const body = event();
       assert.equal((await edge.post(body)).status, 200);
       assert.equal(origin.received[0].headers["x-threetone-edge-signature"], sign(body, "origin_shared_secret"));
-    } finally {
-      await edge.dispose();
-      await origin.close();
-    }
+    });
   });
 });
 
