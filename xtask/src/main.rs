@@ -11,12 +11,16 @@
 //! - `component`: builds the Wasm component into `target/component/` and checks it against its WIT.
 //! - `npm`: builds the npm package into `target/npm/` and packs it.
 //! - `worker`: builds the Cloudflare Worker into `worker/build/`.
+//! - `fuzz --time <seconds>`: runs each cargo-fuzz target (nightly) that long.
+//! - `ct`: the statistical constant-time check of `verify` (dudect), on demand.
 //! - `dev`: the main job: builds the Worker and runs it with `wrangler dev` in
 //!   front of a demo origin, sends it a signed sample event, runs until Ctrl-C.
 
 mod codegen;
 mod command;
 mod component;
+mod ct;
+mod fuzz;
 mod npm;
 mod tools;
 mod worker;
@@ -37,13 +41,18 @@ fn main() -> ExitCode {
         ["codegen", "--check"] => codegen::check(),
         ["bench", rest @ ..] => bench(rest),
         ["component"] => component::build(),
+        ["fuzz", "--time", seconds] => seconds
+            .parse()
+            .map_err(|_| format!("--time takes a number of seconds, not {seconds:?}"))
+            .and_then(fuzz::run),
+        ["ct"] => ct::run(),
         ["npm"] => npm::build().map(drop),
         ["npm", "test"] => npm::test(),
         ["worker"] => worker::build(),
         ["dev"] => worker::dev(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | codegen [--check] | bench [criterion args] | component | npm [test] | worker | dev>"
+                "usage: cargo xtask <test | codegen [--check] | bench [criterion args] | component | npm [test] | worker | dev | fuzz --time <seconds> | ct>"
             );
             return ExitCode::from(2);
         }

@@ -44,6 +44,14 @@ pub fn worker_build() -> Result<(), String> {
     ensure_cargo_tool("worker-build", "worker-build", &locked_version("worker")?, true)
 }
 
+/// `cargo-fuzz`, which builds and runs the libFuzzer targets of `fuzz/` (with nightly).
+pub fn cargo_fuzz() -> Result<(), String> {
+    ensure_cargo_tool("cargo-fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION, true)
+}
+
+/// The pinned cargo-fuzz release.
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
+
 /// Installs the npm packages pinned by `dir`'s lockfile, once.
 pub fn npm_ci(dir: &Path) -> Result<(), String> {
     let installed = dir.join("node_modules/.package-lock.json");
