@@ -107,7 +107,7 @@ async function runScenario(t, { mode, fault }) {
 
     // Queue mode: wait for the consumer to finish delivering.
     const hashes = authentic.map((body) => sha256(Buffer.from(body)));
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + 60_000 + 30 * EVENTS;
     while (hashes.some((hash) => !origin.acknowledged.has(hash)) && Date.now() < deadline) await sleep(100);
     await sleep(mode === "queue" ? 1500 : 100); // late duplicates would show now
 

@@ -11,9 +11,11 @@
 //! The consumer counts attempts in the message itself and re-sends it with the
 //! backoff delay, so the schedule is exactly the configured one.
 
+use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use worker::{
-    Context, Env, MessageBatch, MessageBuilder, MessageExt, QueueContentType, Result, event,
+    Context, Env, Message, MessageBatch, MessageBuilder, MessageExt, QueueContentType, Result,
+    event,
 };
 
 use crate::config::{Config, RetryPolicy};
@@ -101,54 +103,59 @@ fn next_step(outcome: &Outcome, attempts: u32, retry: &RetryPolicy) -> Next {
 }
 
 // A queue handler that returns an error takes the isolate down with it:
-// every failure is handled per message instead.
+// every failure is handled per message instead. The messages of a batch are
+// independent, so they are delivered concurrently: one slow origin answer does
+// not hold up the others.
 #[event(queue)]
 async fn consume(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<()> {
     let config = Config::from_env(&env);
-    for message in batch.iter() {
-        let message = match message {
-            Ok(message) => message,
-            Err(error) => {
-                // Not ours to read: left for the queue's own retries and logged.
-                worker::console_error!("queue consumer: undecodable message: {error}");
-                continue;
-            }
-        };
-        let started = worker::Date::now().as_millis();
-        let mut queued = message.body().clone();
-        queued.attempts += 1;
-        let (outcome, _) = webhook::forward_once(&queued.event, &config, &env).await;
-        let next = next_step(&outcome, queued.attempts, &config.retry);
-        let recorded = match next {
-            Next::Done => Ok(()),
-            Next::Retry(delay) => send(&env, queued.clone(), delay).await,
-            Next::DeadLetter => dead_letters::add(&env, &queued, outcome.name()).await,
-        };
-        if let Err(error) = recorded {
-            // Could not hand it on: let the queue redeliver this message.
-            worker::console_error!("queue consumer: {error}");
-            message.retry();
-            continue;
-        }
-        let status = match next {
-            Next::Done => "success",
-            Next::Retry(_) => "retrying",
-            Next::DeadLetter => "dead_lettered",
-        };
-        let event = &queued.event;
-        let delivery = Delivery::new(
-            started,
-            &event.event,
-            event.call_id.as_deref(),
-            &event.request_id,
-            status,
-            outcome.status(),
-        )
-        .with_retry_count(Some(queued.attempts - 1))
-        .with_error((next != Next::Done).then(|| outcome.name().into()))
-        .with_origin_status(outcome.origin_status());
-        let _ = delivery_log::append(&env, &delivery).await;
-        message.ack();
-    }
+    join_all(batch.iter().map(|message| handle(message, &config, &env))).await;
     Ok(())
+}
+
+/// One delivery attempt for one message, then its next step.
+async fn handle(message: Result<Message<Queued>>, config: &Config, env: &Env) {
+    let message = match message {
+        Ok(message) => message,
+        Err(error) => {
+            // Not ours to read: left for the queue's own retries and logged.
+            worker::console_error!("queue consumer: undecodable message: {error}");
+            return;
+        }
+    };
+    let started = worker::Date::now().as_millis();
+    let mut queued = message.body().clone();
+    queued.attempts += 1;
+    let (outcome, _) = webhook::forward_once(&queued.event, config, env).await;
+    let next = next_step(&outcome, queued.attempts, &config.retry);
+    let recorded = match next {
+        Next::Done => Ok(()),
+        Next::Retry(delay) => send(env, queued.clone(), delay).await,
+        Next::DeadLetter => dead_letters::add(env, &queued, outcome.name()).await,
+    };
+    if let Err(error) = recorded {
+        // Could not hand it on: let the queue redeliver this message.
+        worker::console_error!("queue consumer: {error}");
+        message.retry();
+        return;
+    }
+    let status = match next {
+        Next::Done => "success",
+        Next::Retry(_) => "retrying",
+        Next::DeadLetter => "dead_lettered",
+    };
+    let event = &queued.event;
+    let delivery = Delivery::new(
+        started,
+        &event.event,
+        event.call_id.as_deref(),
+        &event.request_id,
+        status,
+        outcome.status(),
+    )
+    .with_retry_count(Some(queued.attempts - 1))
+    .with_error((next != Next::Done).then(|| outcome.name().into()))
+    .with_origin_status(outcome.origin_status());
+    let _ = delivery_log::append(env, &delivery).await;
+    message.ack();
 }
