@@ -46,7 +46,7 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
 
     let (outcome, facts) = if path == config.webhook_path {
         match webhook::read(&mut request, &config).await {
-            Ok(inbound) => webhook::deliver(&inbound, &config, &env, &request_id).await,
+            Ok(inbound) => webhook::deliver(inbound, &config, &env, &request_id).await,
             Err(outcome) => (outcome, Facts::default()),
         }
     } else {
@@ -57,7 +57,7 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
                 return admin::replay(&mut request, &config, &env).await;
             }
             (Method::Post, "/test") => match admin::test_event(&mut request, &config).await? {
-                Ok(inbound) => webhook::deliver(&inbound, &config, &env, &request_id).await,
+                Ok(inbound) => webhook::deliver(inbound, &config, &env, &request_id).await,
                 Err(refusal) => return Ok(refusal),
             },
             _ => return Ok(Response::from_json(&json!({ "error": "not_found" }))?.with_status(404)),

@@ -62,7 +62,7 @@ pub async fn read(request: &mut Request, config: &Config) -> Result<Inbound, Out
 /// Runs an inbound request through verification, validation and filtering,
 /// then delivers it (directly, or by accepting it into the queue).
 pub async fn deliver(
-    inbound: &Inbound,
+    inbound: Inbound,
     config: &Config,
     env: &Env,
     request_id: &str,
@@ -113,9 +113,9 @@ pub async fn deliver(
     };
 
     let event = Authentic {
-        body: inbound.body.clone(),
+        body: inbound.body,
         signature: inbound.signature.trim().to_string(),
-        content_type: inbound.content_type.clone(),
+        content_type: inbound.content_type,
         event: facts.event.clone().unwrap_or_default(),
         call_id: facts.call_id.clone(),
         invalid: invalid.map(String::from),

@@ -1,15 +1,18 @@
 //! `cargo xtask <task>`: the one place that builds, checks and orchestrates.
 //!
 //! Tasks:
-//! - `test`: everything CI checks (format, lints, tests, doctests, the no_std
-//!   build, generated files up to date).
-//! - `codegen [--check]`: writes the JSON Schemas under `schema/`, or with
-//!   `--check` fails if the committed ones are stale.
+//! - `test`: everything CI checks: format, lints, Rust tests and doctests, the
+//!   no_std build, generated files up to date, the Worker in workerd, the npm
+//!   package in every runtime it claims, the Wasm component from Node and Python.
+//! - `codegen [--check]`: writes the JSON Schemas under `schema/` and the npm
+//!   package's TypeScript event types, or with `--check` fails if the committed
+//!   ones are stale.
 //! - `bench`: the criterion benchmarks, the npm package against its peers in
 //!   Node, the component from Node and Python, then the Worker against a
 //!   pass-through worker and its upload size.
 //! - `component`: builds the Wasm component into `target/component/` and checks it against its WIT.
-//! - `npm`: builds the npm package into `target/npm/` and packs it.
+//! - `npm [test]`: builds the npm package into `target/npm/` and packs it; with
+//!   `test`, installs the tarball into a user's project and runs its tests.
 //! - `worker`: builds the Cloudflare Worker into `worker/build/`.
 //! - `fuzz --time <seconds>`: runs each cargo-fuzz target (nightly) that long.
 //! - `ct`: the statistical constant-time check of `verify` (dudect), on demand.
