@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use wasm_bindgen::prelude::*;
 
 use crate::error::{Error, PayloadError};
-use crate::{EventType, Options, Timestamp, Verifier, parse_event, sample_event};
+use crate::{EventType, Options, Timestamp, Verifier, sample_event, validate_event};
 
 /// Why a call failed: the core's stable code, its HTTP status and message,
 /// and for `invalid_payload` the JSON path.
@@ -91,7 +91,7 @@ impl JsVerifier {
         allow_unknown_events: bool,
     ) -> Option<Failure> {
         let options = options(max_age_seconds, now_unix_seconds, allow_unknown_events);
-        self.0.construct_event(body, header, &options).err().map(Failure::from)
+        self.0.verify_event(body, header, &options).err().map(Failure::from)
     }
 
     /// As `constructBytes`, for a string body.
@@ -123,7 +123,7 @@ pub fn parse_bytes(
     allow_unknown_events: bool,
 ) -> Option<Failure> {
     let options = options(max_age_seconds, now_unix_seconds, allow_unknown_events);
-    parse_event(body, &options).err().map(|error| Error::from(error).into())
+    validate_event(body, &options).err().map(|error| Error::from(error).into())
 }
 
 /// As `parseBytes`, for a string body.

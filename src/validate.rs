@@ -15,21 +15,20 @@
 //! assert!(error.to_string().contains("$.data.duration_seconds"));
 //! ```
 
-use alloc::string::{String, ToString};
-use alloc::vec::Vec;
-use core::fmt::Write;
+mod scan;
+mod shape;
 
-use serde::de::DeserializeOwned;
-use serde_json::Value;
-use serde_path_to_error::Segment;
+use alloc::borrow::Cow;
+
+pub(crate) use shape::{Field, Kind, Shape};
 
 use crate::error::PayloadError;
-use crate::event::{Event, EventData, Payload};
+use crate::event::{EventType, Timestamp};
 
 /// What a receiver accepts beyond a well-formed event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Options {
-    /// Accept event types this version does not know (as [`EventData::Unknown`]).
+    /// Accept event types this version does not know (as [`EventData::Unknown`](crate::EventData::Unknown)).
     /// On by default, so a new event type from ThreeTone is never lost.
     pub allow_unknown_events: bool,
     /// Reject events whose `timestamp` is too old or too far ahead. Off by default.
@@ -68,85 +67,75 @@ impl Options {
     }
 }
 
-/// Applies `options` to an event whose shape is already valid.
-pub(crate) fn check(event: &Event, options: &Options) -> Result<(), PayloadError> {
-    if let EventData::Unknown { event: name, .. } = &event.data
-        && !options.allow_unknown_events
-    {
-        return Err(PayloadError::UnknownEventType { event: name.clone() });
-    }
-    if let Some(Freshness { max_age_seconds, now_unix_seconds }) = options.freshness {
-        // i128 so that no pair of i64 timestamps can overflow.
-        let age = i128::from(now_unix_seconds) - i128::from(event.timestamp.unix_seconds());
-        let saturate = |seconds: i128| u64::try_from(seconds).unwrap_or(u64::MAX);
-        if age > i128::from(max_age_seconds) {
-            return Err(PayloadError::TimestampTooOld {
-                age_seconds: saturate(age),
-                max_age_seconds,
-            });
+impl Options {
+    /// Applies the options to an event whose shape is valid.
+    fn check(&self, event: &ValidEvent<'_>) -> Result<(), PayloadError> {
+        if event.event_type.is_none() && !self.allow_unknown_events {
+            return Err(PayloadError::UnknownEventType { event: event.name.clone().into_owned() });
         }
-        if -age > i128::from(max_age_seconds) {
-            return Err(PayloadError::TimestampInFuture {
-                ahead_seconds: saturate(-age),
-                max_age_seconds,
-            });
+        if let Some(Freshness { max_age_seconds, now_unix_seconds }) = self.freshness {
+            // i128 so that no pair of i64 timestamps can overflow.
+            let age = i128::from(now_unix_seconds) - i128::from(event.timestamp.unix_seconds());
+            let saturate = |seconds: i128| u64::try_from(seconds).unwrap_or(u64::MAX);
+            if age > i128::from(max_age_seconds) {
+                return Err(PayloadError::TimestampTooOld {
+                    age_seconds: saturate(age),
+                    max_age_seconds,
+                });
+            }
+            if -age > i128::from(max_age_seconds) {
+                return Err(PayloadError::TimestampInFuture {
+                    ahead_seconds: saturate(-age),
+                    max_age_seconds,
+                });
+            }
         }
-    }
-    Ok(())
-}
-
-/// A field that must be present.
-pub(crate) fn required(value: Option<Value>, path: &str) -> Result<Value, PayloadError> {
-    value.ok_or_else(|| PayloadError::invalid(path, "missing required field"))
-}
-
-/// A required field of type `T`.
-pub(crate) fn field<T: DeserializeOwned>(
-    value: Option<Value>,
-    path: &str,
-) -> Result<T, PayloadError> {
-    typed(required(value, path)?, path)
-}
-
-/// A payload object of type `T`, keeping every field for the round trip.
-pub(crate) fn payload<T: Payload>(value: Value, path: &str) -> Result<T, PayloadError> {
-    let Value::Object(mut object) = value else {
-        return typed(value, path);
-    };
-    // An optional field sent as `null` would deserialize to `None` and vanish
-    // on re-serialization. Set nulls aside and keep them with the unknown
-    // fields instead.
-    let nulls: Vec<String> =
-        object.iter().filter(|(_, value)| value.is_null()).map(|(key, _)| key.clone()).collect();
-    if nulls.is_empty() {
-        return typed(Value::Object(object), path);
-    }
-    let original = object.clone();
-    for key in &nulls {
-        object.remove(key);
-    }
-    match typed::<T>(Value::Object(object), path) {
-        Ok(mut payload) => {
-            payload.extra_mut().extend(nulls.into_iter().map(|key| (key, Value::Null)));
-            Ok(payload)
-        }
-        // A required field was null: report that, rather than "missing".
-        Err(missing) => Err(typed::<T>(Value::Object(original), path).err().unwrap_or(missing)),
+        Ok(())
     }
 }
 
-/// Deserializes `value`, reporting the JSON path of the first bad field.
-fn typed<T: DeserializeOwned>(value: Value, path: &str) -> Result<T, PayloadError> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let mut full_path = String::from(path);
-        for segment in error.path().iter() {
-            // Writing to a String cannot fail.
-            let _ = match segment {
-                Segment::Seq { index } => write!(full_path, "[{index}]"),
-                Segment::Map { key } => write!(full_path, ".{key}"),
-                Segment::Enum { .. } | Segment::Unknown => Ok(()),
-            };
-        }
-        PayloadError::invalid(full_path, error.inner().to_string())
-    })
+/// An event whose body passed validation: its envelope, borrowed from the body.
+///
+/// Validation does not build the event, which makes it cheap: use it where
+/// the body goes on as bytes (forwarded, queued, handed to `JSON.parse`), and
+/// [`Event`](crate::Event) where Rust code reads the fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValidEvent<'a> {
+    name: Cow<'a, str>,
+    event_type: Option<EventType>,
+    timestamp: Timestamp,
+    call_id: Option<Cow<'a, str>>,
+}
+
+impl ValidEvent<'_> {
+    /// The event type, or `None` for an unknown one.
+    pub fn event_type(&self) -> Option<EventType> {
+        self.event_type
+    }
+
+    /// The event's name on the wire, known or not.
+    pub fn event_name(&self) -> &str {
+        &self.name
+    }
+
+    /// When the event happened (`timestamp`).
+    pub fn timestamp(&self) -> &Timestamp {
+        &self.timestamp
+    }
+
+    /// The call this event concerns, when its `data` names one.
+    pub fn call_id(&self) -> Option<&str> {
+        self.call_id.as_deref()
+    }
+}
+
+/// Validates `body` as an event and applies `options`, in one pass.
+pub(crate) fn validate<'a>(
+    body: &'a [u8],
+    options: &Options,
+) -> Result<ValidEvent<'a>, PayloadError> {
+    let scan::Envelope { name, event_type, timestamp, call_id } = scan::scan(body)?;
+    let event = ValidEvent { name, event_type, timestamp, call_id };
+    options.check(&event)?;
+    Ok(event)
 }

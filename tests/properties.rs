@@ -69,3 +69,70 @@ proptest! {
         let _ = parse_event(&body, &Options::default().max_age(300, 0));
     }
 }
+
+/// A JSON value of any type, to put where a field's value was.
+fn any_json() -> impl Strategy<Value = serde_json::Value> {
+    use serde_json::{Value, json};
+    prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::from),
+        any::<i64>().prop_map(Value::from),
+        any::<u64>().prop_map(Value::from),
+        (-2.0..2.0f64).prop_map(Value::from),
+        "[a-z_]{0,8}".prop_map(Value::from),
+        Just(json!("inbound")),
+        Just(json!("2024-01-15T10:30:00Z")),
+        Just(json!(["a", "b"])),
+        Just(json!([1])),
+        Just(json!({ "overall_sentiment": "positive", "sentiment_score": 0.5 })),
+        Just(json!({})),
+    ]
+}
+
+/// A valid event of every type with one field, at the envelope or in `data`,
+/// replaced, added or removed.
+fn mutated_event() -> impl Strategy<Value = Vec<u8>> {
+    use threetone_webhooks::{EventType, Timestamp, sample_event};
+    let event_type = prop::sample::select(EventType::ALL.to_vec());
+    (event_type, any::<bool>(), any::<prop::sample::Index>(), any_json(), 0..3u8).prop_map(
+        |(event_type, in_data, index, value, operation)| {
+            let now = Timestamp::from_unix_seconds(1_705_314_600).unwrap();
+            let body = sample_event(event_type, &now, "p1");
+            let mut event: serde_json::Value = serde_json::from_str(&body).unwrap();
+            let object = if in_data { &mut event["data"] } else { &mut event };
+            let object = object.as_object_mut().unwrap();
+            let keys: Vec<String> = object.keys().cloned().collect();
+            let key = keys[index.index(keys.len())].clone();
+            match operation {
+                0 => object.insert(key, value),
+                1 => object.insert("added".into(), value),
+                _ => object.remove(&key),
+            };
+            serde_json::to_vec(&event).unwrap()
+        },
+    )
+}
+
+proptest! {
+    /// The one-pass validator and the typed parse accept the same bodies,
+    /// reject them with the same error, and read the same envelope.
+    #[test]
+    fn validate_event_and_parse_event_agree(body in mutated_event()) {
+        use threetone_webhooks::validate_event;
+        let options = Options::default();
+        match (validate_event(&body, &options), parse_event(&body, &options)) {
+            (Ok(valid), Ok(event)) => {
+                prop_assert_eq!(valid.event_name(), event.event_name());
+                prop_assert_eq!(valid.event_type(), event.event_type());
+                prop_assert_eq!(valid.timestamp(), &event.timestamp);
+                prop_assert_eq!(valid.call_id(), event.call_id());
+            }
+            (Err(invalid), Err(error)) => prop_assert_eq!(invalid, error),
+            (validated, parsed) => prop_assert!(
+                false,
+                "disagree on {}: {validated:?} vs {parsed:?}",
+                String::from_utf8_lossy(&body)
+            ),
+        }
+    }
+}

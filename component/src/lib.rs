@@ -6,7 +6,7 @@
 //! types and the WIT ones. The component imports nothing (no WASI, no clock),
 //! so it runs in any component host. `cargo xtask component` builds it.
 
-use threetone_webhooks::{Error, Event, Freshness, Options, PayloadError, ValidationError};
+use threetone_webhooks::{Error, Freshness, Options, PayloadError, ValidEvent, ValidationError};
 
 use exports::threetone::webhooks::webhooks::{self as wit, Guest, GuestVerifier};
 
@@ -24,9 +24,8 @@ impl Guest for Component {
     type Verifier = Verifier;
 
     fn parse_event(body: Vec<u8>, options: wit::Options) -> Result<wit::Event, wit::Error> {
-        threetone_webhooks::parse_event(&body, &core_options(options))
-            .map(wit_event)
-            .map_err(wit_error)
+        let event = threetone_webhooks::validate_event(&body, &core_options(options));
+        event.map(|event| wit_event(&event, &body)).map_err(wit_error)
     }
 }
 
@@ -65,10 +64,8 @@ impl GuestVerifier for Verifier {
         header: String,
         options: wit::Options,
     ) -> Result<wit::Event, wit::Error> {
-        self.0
-            .construct_event(&body, &header, &core_options(options))
-            .map(wit_event)
-            .map_err(wit_error)
+        let event = self.0.verify_event(&body, &header, &core_options(options));
+        event.map(|event| wit_event(&event, &body)).map_err(wit_error)
     }
 }
 
@@ -84,15 +81,16 @@ fn core_options(options: wit::Options) -> Options {
 }
 
 /// The WIT event: the envelope's summary and the whole event as JSON.
-fn wit_event(event: Event) -> wit::Event {
+fn wit_event(event: &ValidEvent<'_>, body: &[u8]) -> wit::Event {
     wit::Event {
         event_type: event.event_name().into(),
         known: event.event_type().is_some(),
-        timestamp: event.timestamp.as_str().into(),
-        unix_seconds: event.timestamp.unix_seconds(),
+        timestamp: event.timestamp().as_str().into(),
+        unix_seconds: event.timestamp().unix_seconds(),
         call_id: event.call_id().map(Into::into),
-        // An `Event` serializes to a JSON object with string keys: no failure path.
-        json: serde_json::to_string(&event).expect("an event always serializes to JSON"),
+        // The body as sent: lossless by definition, and valid UTF-8 JSON
+        // (validation checked it).
+        json: String::from_utf8_lossy(body).into_owned(),
     }
 }
 

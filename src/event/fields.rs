@@ -15,6 +15,8 @@ use serde_json::Number;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::validate::{Kind, Shape};
+
 /// An RFC 3339 timestamp, kept exactly as sent.
 ///
 /// ```
@@ -110,6 +112,11 @@ impl schemars::JsonSchema for Timestamp {
 pub struct SentimentScore(Number);
 
 impl SentimentScore {
+    /// Whether `score` is a valid sentiment score.
+    pub(crate) fn in_range(score: f64) -> bool {
+        (-1.0..=1.0).contains(&score)
+    }
+
     /// The score as a float.
     pub fn value(&self) -> f64 {
         self.0.as_f64().unwrap_or(f64::NAN)
@@ -120,7 +127,7 @@ impl<'de> Deserialize<'de> for SentimentScore {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let number = Number::deserialize(deserializer)?;
         match number.as_f64() {
-            Some(score) if (-1.0..=1.0).contains(&score) => Ok(Self(number)),
+            Some(score) if Self::in_range(score) => Ok(Self(number)),
             _ => Err(D::Error::custom(alloc::format!(
                 "expected a number in [-1, 1], found {number}"
             ))),
@@ -149,6 +156,16 @@ pub enum Direction {
     Outbound,
 }
 
+impl Shape for Direction {
+    /// The wire names, as serde spells the variants (the payload vectors
+    /// hold both: the typed parse would fail if they differed).
+    const KIND: Kind = Kind::OneOf(&["inbound", "outbound"]);
+}
+
+impl Shape for SentimentScore {
+    const KIND: Kind = Kind::Score;
+}
+
 /// Defines an open enum: a variant per known value plus `Other(String)`.
 macro_rules! open_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$variant_meta:meta])* $variant:ident = $value:literal,)+ }) => {
@@ -172,6 +189,10 @@ macro_rules! open_enum {
                     Self::Other(value) => value,
                 }
             }
+        }
+
+        impl Shape for $name {
+            const KIND: Kind = Kind::Text;
         }
 
         impl From<String> for $name {

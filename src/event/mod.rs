@@ -29,7 +29,33 @@ pub use payloads::{
 };
 
 use crate::error::PayloadError;
-use crate::validate;
+use crate::validate::{Kind, Shape};
+
+/// A payload typed from an object that passed validation. An optional field
+/// sent as `null` would deserialize to `None` and vanish on re-serialization,
+/// so nulls are set aside and kept with the unknown fields instead.
+fn payload<T: Payload>(value: Value) -> Result<T, PayloadError> {
+    let Value::Object(mut object) = value else {
+        return Err(PayloadError::invalid("$.data", "expected an object"));
+    };
+    let mut nulls = Map::new();
+    object.retain(|key, value| {
+        if value.is_null() {
+            nulls.insert(key.clone(), Value::Null);
+        }
+        !value.is_null()
+    });
+    let mut payload =
+        T::deserialize(Value::Object(object)).map_err(|error| invalid_data(&error))?;
+    payload.extra_mut().extend(nulls);
+    Ok(payload)
+}
+
+/// Validation and the payload types agree, so this is not expected; it is
+/// still an error, never a panic.
+fn invalid_data(error: &serde_json::Error) -> PayloadError {
+    PayloadError::invalid("$.data", alloc::string::ToString::to_string(error))
+}
 
 /// One table of the event types: name on the wire, variant and payload type.
 macro_rules! events {
@@ -56,6 +82,13 @@ macro_rules! events {
                 match name {
                     $($name => Some(Self::$variant),)+
                     _ => None,
+                }
+            }
+
+            /// What this type's `data` must hold.
+            pub(crate) fn payload_kind(self) -> &'static Kind {
+                match self {
+                    $(Self::$variant => &<$payload as Shape>::KIND,)+
                 }
             }
 
@@ -110,13 +143,14 @@ macro_rules! events {
                 }
             }
 
-            fn parse(event: String, data: Option<Value>) -> Result<Self, PayloadError> {
+            /// Types `data`, which validation has already checked.
+            fn build(event: String, data: Option<Value>) -> Result<Self, PayloadError> {
                 let Some(event_type) = EventType::from_name(&event) else {
                     return Ok(Self::Unknown { event, data });
                 };
-                let data = validate::required(data, "$.data")?;
+                let data = data.unwrap_or_default();
                 Ok(match event_type {
-                    $(EventType::$variant => Self::$variant(validate::payload(data, "$.data")?),)+
+                    $(EventType::$variant => Self::$variant(payload(data)?),)+
                 })
             }
 
@@ -211,17 +245,32 @@ impl Event {
         self.data.call_id()
     }
 
-    /// Builds an event from parsed JSON, checking every field's shape.
+    /// Builds an event from parsed JSON, checking every field's shape as
+    /// [`parse_event`](crate::parse_event) does (it validates the JSON text).
     ///
     /// # Errors
     /// [`PayloadError::Invalid`] with the JSON path of the first bad field.
     pub fn from_value(value: Value) -> Result<Self, PayloadError> {
+        let body = serde_json::to_vec(&value).map_err(|error| invalid_data(&error))?;
+        crate::validate_event(&body, &crate::Options::default())?;
+        Self::build(value)
+    }
+
+    /// Types a value whose JSON text passed validation.
+    pub(crate) fn build(value: Value) -> Result<Self, PayloadError> {
         let Value::Object(mut envelope) = value else {
-            return Err(PayloadError::invalid("$", "expected a JSON object"));
+            return Err(PayloadError::invalid("$", "expected an object"));
         };
-        let event: String = validate::field(envelope.remove("event"), "$.event")?;
-        let timestamp = validate::field(envelope.remove("timestamp"), "$.timestamp")?;
-        let data = EventData::parse(event, envelope.remove("data"))?;
+        let event = envelope.remove("event");
+        let timestamp = envelope.remove("timestamp");
+        let (Some(Value::String(event)), Some(Value::String(timestamp))) = (event, timestamp)
+        else {
+            return Err(PayloadError::invalid("$", "expected `event` and `timestamp` strings"));
+        };
+        let timestamp = Timestamp::parse(timestamp).ok_or_else(|| {
+            PayloadError::invalid("$.timestamp", "expected an RFC 3339 timestamp")
+        })?;
+        let data = EventData::build(event, envelope.remove("data"))?;
         Ok(Self { timestamp, data, extra: envelope })
     }
 }

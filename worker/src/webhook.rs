@@ -5,7 +5,7 @@
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use threetone_webhooks::{Options, PayloadError, SIGNATURE_HEADER, parse_event};
+use threetone_webhooks::{Options, PayloadError, SIGNATURE_HEADER, validate_event};
 use worker::{Date, Env, Headers, Method, Request};
 
 use crate::config::{Config, DeliveryMode, InvalidPayloadPolicy};
@@ -93,7 +93,7 @@ pub async fn deliver(
         Some(max_age) => Options::default().max_age(max_age, now as i64),
         None => Options::default(),
     };
-    let invalid = match parse_event(&inbound.body, &options) {
+    let invalid = match validate_event(&inbound.body, &options) {
         Ok(event) => {
             facts.event = Some(event.event_name().to_string());
             facts.call_id = event.call_id().map(String::from);
