@@ -15,6 +15,11 @@ use wasm_bindgen::prelude::*;
 use crate::error::{Error, PayloadError};
 use crate::{EventType, Options, Timestamp, Verifier, sample_event, validate_event};
 
+// Talc instead of the default dlmalloc: about 5 KB less Wasm.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
+
 /// Why a call failed: the core's stable code, its HTTP status and message,
 /// and for `invalid_payload` the JSON path.
 #[wasm_bindgen(getter_with_clone)]

@@ -46,8 +46,8 @@ pub fn build() -> Result<PathBuf, String> {
     // Size matters more than speed everywhere but in hashing: sha2 keeps opt-level 3.
     run(Command::new("cargo")
         .args(["rustc", "--package", "threetone-webhooks", "--lib", "--crate-type", "cdylib"])
-        .args(["--target", TARGET, "--release", "--features", "js"])
-        .args(["--config", "profile.release.opt-level=\"s\""])
+        .args(["--target", TARGET, "--release", "--no-default-features", "--features", "js"])
+        .args(["--config", "profile.release.opt-level=\"z\""])
         .args(["--config", "profile.release.package.sha2.opt-level=3"])
         .env("CARGO_TARGET_DIR", root.join(CARGO_TARGET_DIR))
         .env("RUSTFLAGS", RUSTFLAGS))?;
@@ -67,7 +67,7 @@ pub fn build() -> Result<PathBuf, String> {
     fs::create_dir_all(dist.join("entries")).map_err(|e| e.to_string())?;
     let wasm = dist.join("threetone_webhooks_bg.wasm");
     let mut wasm_opt = Command::new(tools::npm_bin(&tools_dir, "wasm-opt"));
-    wasm_opt.arg(bindgen.join("threetone_webhooks_bg.wasm")).args(["-Os", "-o"]).arg(&wasm);
+    wasm_opt.arg(bindgen.join("threetone_webhooks_bg.wasm")).args(["-Oz", "-o"]).arg(&wasm);
     for feature in WASM_FEATURES {
         wasm_opt.arg(format!("--enable-{feature}"));
     }
