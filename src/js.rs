@@ -1,8 +1,8 @@
 //! wasm-bindgen bindings for the npm package (feature `js`).
 //!
 //! Thin by design: every rule is the core's. The boundary is kept small and
-//! cheap: bodies cross once (bytes are copied into wasm memory, strings are
-//! encoded straight into it), success costs no allocation on the JS side, and
+//! cheap: bodies cross once, as bytes (the JS side encodes a string body with
+//! the engine's native `TextEncoder`), success costs no allocation there, and
 //! a valid event is not rebuilt as JS objects here: the caller already holds
 //! the exact body and parses it with the runtime's own `JSON.parse`, which is
 //! both lossless and faster than building objects across the boundary.
@@ -13,7 +13,7 @@ use alloc::vec::Vec;
 use wasm_bindgen::prelude::*;
 
 use crate::error::{Error, PayloadError};
-use crate::{EventType, Options, Timestamp, Verifier, sample_event, validate_event};
+use crate::{Options, Verifier, validate_event};
 
 // Talc instead of the default dlmalloc: about 5 KB less Wasm.
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
@@ -67,22 +67,10 @@ impl JsVerifier {
         self.0.verify(body, header).err().map(|error| Error::from(error).into())
     }
 
-    /// As `verifyBytes`, for a body held as a string (encoded once, as UTF-8).
-    #[wasm_bindgen(js_name = verifyString)]
-    pub fn verify_string(&self, body: &str, header: &str) -> Option<Failure> {
-        self.verify_bytes(body.as_bytes(), header)
-    }
-
     /// `sha256=<64 lowercase hex>` under the first secret.
     #[wasm_bindgen(js_name = signBytes)]
     pub fn sign_bytes(&self, body: &[u8]) -> String {
         self.0.sign(body)
-    }
-
-    /// As `signBytes`, for a string body.
-    #[wasm_bindgen(js_name = signString)]
-    pub fn sign_string(&self, body: &str) -> String {
-        self.0.sign(body.as_bytes())
     }
 
     /// Verifies, parses and validates; `undefined` on success.
@@ -98,25 +86,6 @@ impl JsVerifier {
         let options = options(max_age_seconds, now_unix_seconds, allow_unknown_events);
         self.0.verify_event(body, header, &options).err().map(Failure::from)
     }
-
-    /// As `constructBytes`, for a string body.
-    #[wasm_bindgen(js_name = constructString)]
-    pub fn construct_string(
-        &self,
-        body: &str,
-        header: &str,
-        max_age_seconds: Option<f64>,
-        now_unix_seconds: f64,
-        allow_unknown_events: bool,
-    ) -> Option<Failure> {
-        self.construct_bytes(
-            body.as_bytes(),
-            header,
-            max_age_seconds,
-            now_unix_seconds,
-            allow_unknown_events,
-        )
-    }
 }
 
 /// Parses and validates without a signature check; `undefined` on success.
@@ -129,31 +98,6 @@ pub fn parse_bytes(
 ) -> Option<Failure> {
     let options = options(max_age_seconds, now_unix_seconds, allow_unknown_events);
     validate_event(body, &options).err().map(|error| Error::from(error).into())
-}
-
-/// As `parseBytes`, for a string body.
-#[wasm_bindgen(js_name = parseString)]
-pub fn parse_string(
-    body: &str,
-    max_age_seconds: Option<f64>,
-    now_unix_seconds: f64,
-    allow_unknown_events: bool,
-) -> Option<Failure> {
-    parse_bytes(body.as_bytes(), max_age_seconds, now_unix_seconds, allow_unknown_events)
-}
-
-/// The body of a realistic sample event, or `undefined` for an unknown type.
-#[wasm_bindgen(js_name = sampleEvent)]
-pub fn sample(event_type: &str, now_unix_seconds: f64, id: &str) -> Option<String> {
-    let event_type = EventType::from_name(event_type)?;
-    let timestamp = Timestamp::from_unix_seconds(now_unix_seconds as i64)?;
-    Some(sample_event(event_type, &timestamp, id))
-}
-
-/// The twelve event types, in the documentation's order.
-#[wasm_bindgen(js_name = eventTypes)]
-pub fn event_types() -> Vec<String> {
-    EventType::ALL.iter().map(|event_type| event_type.as_str().into()).collect()
 }
 
 /// `Options` from JS numbers (seconds; the caller reads the clock).

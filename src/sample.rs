@@ -24,72 +24,77 @@ use crate::event::{EventType, Timestamp};
 /// woven into its identifiers (`call_<id>`, `conv_<id>`, ...).
 pub fn sample_event(event_type: EventType, timestamp: &Timestamp, id: &str) -> String {
     // `id` is the caller's: escape it as a JSON string (without its quotes).
-    let id = serde_json::to_string(id).unwrap_or_default();
-    let id = id.trim_matches('"');
-    let data = data_template(event_type).replace("{id}", id);
+    let quoted = serde_json::to_string(id).unwrap_or_default();
+    let id = quoted.get(1..quoted.len() - 1).unwrap_or_default();
+    let data = sample_data(event_type).replace(SAMPLE_ID, id);
     format!(r#"{{"event":"{event_type}","timestamp":"{timestamp}","data":{data}}}"#)
 }
 
-/// Each type's `data`, with `{id}` where the sample's id goes. Plain text
-/// rather than built values: it keeps the Wasm builds small.
-fn data_template(event_type: EventType) -> &'static str {
+/// Stands for the sample's id in [`sample_data`].
+pub const SAMPLE_ID: char = '#';
+
+/// The `data` of a sample `event_type` event, with [`SAMPLE_ID`] where the
+/// id goes. Plain text rather than built values: it keeps Wasm builds small,
+/// and the npm package takes these templates as they are (generated at build
+/// time) instead of carrying this code in its Wasm.
+pub fn sample_data(event_type: EventType) -> &'static str {
     match event_type {
         EventType::CallStarted => concat!(
-            r#"{"call_id":"call_{id}","phone_number":"+1234567890","caller_id":"+1987654321","#,
-            r#""agent_id":"agent_{id}","direction":"inbound","call_source":"phone_system","#,
+            r#"{"call_id":"call_#","phone_number":"+1234567890","caller_id":"+1987654321","#,
+            r#""agent_id":"agent_#","direction":"inbound","call_source":"phone_system","#,
             r#""metadata":{"caller_location":"New York, NY","call_queue":"support_queue"}}"#,
         ),
         EventType::CallEnded => concat!(
-            r#"{"call_id":"call_{id}","duration_seconds":300,"end_reason":"completed","#,
+            r#"{"call_id":"call_#","duration_seconds":300,"end_reason":"completed","#,
             r#""resolution_status":"resolved","#,
             r#""conversation_summary":"Customer inquiry about billing resolved successfully","#,
             r#""satisfaction_score":4.5,"transcript_available":true,"recording_available":true}"#,
         ),
         EventType::CallTransferred => concat!(
-            r#"{"call_id":"call_{id}","from_agent_id":"agent_{id}","to_agent_id":"agent_789","#,
+            r#"{"call_id":"call_#","from_agent_id":"agent_#","to_agent_id":"agent_789","#,
             r#""target_queue":"billing_specialists","transfer_reason":"billing_dispute"}"#,
         ),
         EventType::AgentAvailable => concat!(
-            r#"{"agent_id":"agent_{id}","agent_name":"Ava","previous_status":"busy","#,
+            r#"{"agent_id":"agent_#","agent_name":"Ava","previous_status":"busy","#,
             r#""queues":["support_queue"]}"#,
         ),
         EventType::AgentBusy => concat!(
-            r#"{"agent_id":"agent_{id}","agent_name":"Ava","previous_status":"available","#,
-            r#""queues":["support_queue"],"call_id":"call_{id}"}"#,
+            r#"{"agent_id":"agent_#","agent_name":"Ava","previous_status":"available","#,
+            r#""queues":["support_queue"],"call_id":"call_#"}"#,
         ),
         EventType::AgentOffline => concat!(
-            r#"{"agent_id":"agent_{id}","agent_name":"Ava","previous_status":"available","#,
+            r#"{"agent_id":"agent_#","agent_name":"Ava","previous_status":"available","#,
             r#""queues":["support_queue"]}"#,
         ),
         EventType::ConversationStarted => concat!(
-            r#"{"conversation_id":"conv_{id}","call_id":"call_{id}","agent_id":"agent_{id}","#,
+            r#"{"conversation_id":"conv_#","call_id":"call_#","agent_id":"agent_#","#,
             r#""language":"en-US"}"#,
         ),
         EventType::ConversationEnded => concat!(
-            r#"{"conversation_id":"conv_{id}","call_id":"call_{id}","agent_id":"agent_{id}","#,
+            r#"{"conversation_id":"conv_#","call_id":"call_#","agent_id":"agent_#","#,
             r#""turn_count":15,"topics_discussed":["billing","account_settings"],"#,
             r#""sentiment_analysis":{"overall_sentiment":"positive","sentiment_score":0.7},"#,
             r#""knowledge_base_queries":3,"escalation_occurred":false}"#,
         ),
         EventType::EscalationTriggered => concat!(
-            r#"{"call_id":"call_{id}","conversation_id":"conv_{id}","#,
+            r#"{"call_id":"call_#","conversation_id":"conv_#","#,
             r#""escalation_reason":"customer_requested_human","#,
-            r#""escalation_trigger":"keyword_detected","agent_id":"agent_{id}","#,
+            r#""escalation_trigger":"keyword_detected","agent_id":"agent_#","#,
             r#""target_queue":"human_agents","#,
             r#""context_summary":"Customer needs help with complex billing issue","#,
             r#""conversation_history":"Available via API"}"#,
         ),
         EventType::SystemError => concat!(
             r#"{"error_code":"asr_unavailable","error_message":"Speech recognition timed out","#,
-            r#""severity":"high","component":"speech_to_text","call_id":"call_{id}"}"#,
+            r#""severity":"high","component":"speech_to_text","call_id":"call_#"}"#,
         ),
         EventType::MaintenanceScheduled => concat!(
-            r#"{"maintenance_id":"maint_{id}","start_time":"2024-01-20T02:00:00Z","#,
+            r#"{"maintenance_id":"maint_#","start_time":"2024-01-20T02:00:00Z","#,
             r#""end_time":"2024-01-20T04:00:00Z","description":"Telephony gateway upgrade","#,
             r#""affected_services":["inbound_calls","outbound_calls"]}"#,
         ),
         EventType::QuotaExceeded => concat!(
-            r#"{"account_id":"acct_{id}","quota_type":"monthly_minutes","limit":10000,"#,
+            r#"{"account_id":"acct_#","quota_type":"monthly_minutes","limit":10000,"#,
             r#""current_usage":10012,"period":"monthly","reset_at":"2024-02-01T00:00:00Z"}"#,
         ),
     }

@@ -104,6 +104,8 @@ impl fmt::Display for Path<'_> {
 
 /// Records the first failure with its path, and returns the error that stops
 /// serde_json (its message is never shown: the recorded failure is).
+#[cold]
+#[inline(never)]
 fn fail<E: de::Error>(
     failure: &Cell<Option<PayloadError>>,
     path: &Path<'_>,
@@ -155,6 +157,8 @@ struct ValueCheck<'a> {
 }
 
 impl ValueCheck<'_> {
+    #[cold]
+    #[inline(never)]
     fn mismatch<E: de::Error>(&self, found: Found<'_>) -> E {
         fail(self.failure, &self.path, format_args!("expected {}, found {found}", self.kind))
     }
