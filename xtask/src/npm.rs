@@ -15,18 +15,6 @@ use crate::tools;
 const TARGET: &str = "wasm32-unknown-unknown";
 /// Separate from `target/` so the wasm's own flags never invalidate host builds.
 const CARGO_TARGET_DIR: &str = "target/npm-cargo";
-/// wasm features every runtime we target supports; simd128 speeds up sha2.
-const RUSTFLAGS: &str = "-C target-feature=+simd128";
-const WASM_FEATURES: [&str; 7] = [
-    "simd",
-    "bulk-memory",
-    "nontrapping-float-to-int",
-    "sign-ext",
-    "mutable-globals",
-    "reference-types",
-    "multivalue",
-];
-
 fn out() -> PathBuf {
     workspace_root().join("target/npm")
 }
@@ -54,7 +42,7 @@ pub fn build() -> Result<PathBuf, String> {
         .args(["--config", "profile.release.package.sha2.opt-level=3"])
         .args(["--config", "profile.release.package.threetone-webhooks.opt-level=3"])
         .env("CARGO_TARGET_DIR", root.join(CARGO_TARGET_DIR))
-        .env("RUSTFLAGS", RUSTFLAGS))?;
+        .env("RUSTFLAGS", tools::WASM_RUSTFLAGS))?;
 
     let bindgen = out().join("bindgen");
     let _ = fs::remove_dir_all(&bindgen);
@@ -70,12 +58,7 @@ pub fn build() -> Result<PathBuf, String> {
     let dist = package.join("dist");
     fs::create_dir_all(dist.join("entries")).map_err(|e| e.to_string())?;
     let wasm = dist.join("threetone_webhooks_bg.wasm");
-    let mut wasm_opt = Command::new(tools::npm_bin(&tools_dir, "wasm-opt"));
-    wasm_opt.arg(bindgen.join("threetone_webhooks_bg.wasm")).args(["-Oz", "-o"]).arg(&wasm);
-    for feature in WASM_FEATURES {
-        wasm_opt.arg(format!("--enable-{feature}"));
-    }
-    run(&mut wasm_opt)?;
+    tools::wasm_opt(&tools_dir, &bindgen.join("threetone_webhooks_bg.wasm"), &wasm)?;
 
     assemble(&root.join("pkg-templates"), &bindgen, &package)?;
     run(Command::new("npm")
@@ -251,7 +234,8 @@ pub fn bench() -> Result<(), String> {
     let (consumer, _) = consumer()?;
     // Imports resolve from the script's own directory: run it inside the project.
     copy(&workspace_root().join("benches/npm.bench.mjs"), &consumer.join("npm.bench.mjs"))?;
-    run(Command::new("node").arg("npm.bench.mjs").current_dir(consumer))
+    let plot = workspace_root().join("benches/throughput.svg");
+    run(Command::new("node").arg("npm.bench.mjs").arg(plot).current_dir(consumer))
 }
 
 /// Debian's Chromium, driven by playwright-core (which downloads nothing).

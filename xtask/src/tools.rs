@@ -71,6 +71,32 @@ pub fn npm_bin(dir: &Path, name: &str) -> PathBuf {
     dir.join("node_modules/.bin").join(name)
 }
 
+/// Wasm features every runtime we target supports (Node 18+, Deno, Bun,
+/// browsers since 2021, workerd).
+pub const WASM_FEATURES: [&str; 7] = [
+    "simd",
+    "bulk-memory",
+    "nontrapping-float-to-int",
+    "sign-ext",
+    "mutable-globals",
+    "reference-types",
+    "multivalue",
+];
+
+/// rustc flags for our wasm builds: simd128 gives sha2 its SIMD backend.
+pub const WASM_RUSTFLAGS: &str = "-C target-feature=+simd128";
+
+/// Optimizes `input` for size into `output` with binaryen's wasm-opt (from
+/// `tools_dir`'s npm packages), dropping debug names.
+pub fn wasm_opt(tools_dir: &Path, input: &Path, output: &Path) -> Result<(), String> {
+    let mut wasm_opt = Command::new(npm_bin(tools_dir, "wasm-opt"));
+    wasm_opt.arg(input).args(["-Oz", "--strip-debug", "--strip-producers", "-o"]).arg(output);
+    for feature in WASM_FEATURES {
+        wasm_opt.arg(format!("--enable-{feature}"));
+    }
+    run(&mut wasm_opt)
+}
+
 /// Installs a Debian package unless `binary` is already there (`apt-get update` first, once).
 pub fn debian_package(package: &str, binary: &Path) -> Result<(), String> {
     if binary.exists() {
