@@ -5,10 +5,14 @@
 //   verify:          ours | node:crypto createHmac + timingSafeEqual (the seed's handler)
 //                    | crypto.subtle.verify (key imported once) | @octokit/webhooks-methods verify
 //   constructEvent:  ours | node:crypto verify + JSON.parse
-// Then the package sizes.
+//
+// Prints one table (ops/s, MB/s, and ours / peer) and the package sizes, and
+// writes an SVG plot of throughput against body size to the path given as
+// the first argument (benches/throughput.svg in the repository).
 
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 
@@ -18,6 +22,7 @@ import { Webhook } from "threetone-webhooks";
 const SECRET = "whsec_benchmark_secret";
 const SIZES = [256, 1024, 4 * 1024, 16 * 1024, 64 * 1024];
 const DURATION_MS = Number(process.env.BENCH_MS ?? 400);
+const plotPath = process.argv[2];
 
 /** A valid `system_error` event of exactly `size` bytes (as the criterion bench). */
 function eventOfSize(size) {
@@ -46,6 +51,17 @@ async function opsPerSecond(fn) {
   return count / ((performance.now() - started) / 1000);
 }
 
+// What is measured, and against which of ours each peer is compared.
+const SERIES = [
+  { key: "ours", label: "threetone-webhooks verify (Buffer)", color: "#d9480f", ours: true },
+  { key: "oursString", label: "threetone-webhooks verify (string)", color: "#f08c00", dashed: true, ours: true },
+  { key: "node", label: "node:crypto createHmac + timingSafeEqual", color: "#1c7ed6", versus: "ours" },
+  { key: "subtle", label: "crypto.subtle.verify", color: "#7048e8", versus: "ours" },
+  { key: "octokit", label: "@octokit/webhooks-methods verify", color: "#2b8a3e", versus: "ours" },
+  { key: "construct", label: "threetone-webhooks constructEvent", color: "#c2255c", ours: true },
+  { key: "nodeParse", label: "node:crypto verify + JSON.parse", color: "#495057", dashed: true, versus: "construct" },
+];
+
 const webhook = new Webhook(SECRET);
 const key = await crypto.subtle.importKey("raw", new TextEncoder().encode(SECRET), { name: "HMAC", hash: "SHA-256" }, false, ["verify"]);
 const rows = [];
@@ -69,16 +85,22 @@ for (const size of SIZES) {
   });
 }
 
-const k = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${(n / 1e3).toFixed(1)}k`);
-const x = (a, b) => `${(a / b).toFixed(2)}x`;
-console.log(`\nnpm package in Node ${process.version}: ops/s (ratio = ours / peer, higher is better for ours)`);
-console.log("| body | ours verify (Buffer) | ours (string) | node:crypto | ratio | subtle.verify | ratio | @octokit | ratio | ours constructEvent | node:crypto + JSON.parse | ratio |");
-console.log("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-for (const r of rows) {
-  console.log(
-    `| ${r.size} B | ${k(r.ours)} | ${k(r.oursString)} | ${k(r.node)} | ${x(r.ours, r.node)} | ${k(r.subtle)} | ${x(r.ours, r.subtle)} | ` +
-      `${k(r.octokit)} | ${x(r.ours, r.octokit)} | ${k(r.construct)} | ${k(r.nodeParse)} | ${x(r.construct, r.nodeParse)} |`,
-  );
+const ops = (n) => (n >= 1e6 ? `${(n / 1e6).toFixed(2)}M` : `${(n / 1e3).toFixed(1)}k`);
+const megabytesPerSecond = (row, key) => (row[key] * row.size) / 1e6;
+const bodySize = (size) => (size >= 1024 ? `${size / 1024} KiB` : `${size} B`);
+const machine = `${cpus()[0]?.model.trim() ?? "unknown CPU"}, Node ${process.version}`;
+
+console.log(`\nnpm package against its peers (${machine}); one process, ${DURATION_MS} ms per cell`);
+console.log("ratio = ours / peer (verify peers against our verify, node:crypto + JSON.parse against our constructEvent)");
+console.log("| body | implementation | ops/s | MB/s | ratio |");
+console.log("| ---: | --- | ---: | ---: | ---: |");
+for (const row of rows) {
+  for (const series of SERIES) {
+    const ratio = series.versus ? `${(row[series.versus] / row[series.key]).toFixed(2)}x` : "";
+    console.log(
+      `| ${bodySize(row.size)} | ${series.label} | ${ops(row[series.key])} | ${megabytesPerSecond(row, series.key).toFixed(0)} | ${ratio} |`,
+    );
+  }
 }
 
 const packageDir = join(process.cwd(), "node_modules/threetone-webhooks");
@@ -87,3 +109,55 @@ const unpacked = files(packageDir).reduce((total, file) => total + statSync(file
 const wasm = readFileSync(join(packageDir, "dist/threetone_webhooks_bg.wasm"));
 console.log(`\nwasm: ${(wasm.length / 1000).toFixed(1)} KB raw, ${(gzipSync(wasm, { level: 9 }).length / 1000).toFixed(1)} KB gzip (budget 100 / 40)`);
 console.log(`package unpacked: ${(unpacked / 1000).toFixed(1)} KB (budget 250)`);
+
+if (plotPath) {
+  writeFileSync(plotPath, plot(rows, machine));
+  console.log(`\nplot: ${plotPath}`);
+}
+
+/** Throughput (MB/s, log scale) against body size (log scale), one line per series. */
+function plot(rows, machine) {
+  const width = 760;
+  const height = 470;
+  const left = 70;
+  const right = 300;
+  const top = 50;
+  const bottom = 60;
+  const plotWidth = width - left - right;
+  const plotHeight = height - top - bottom;
+  const decades = [1, 10, 100, 1000, 10000];
+  const x = (size) => left + ((Math.log2(size) - Math.log2(SIZES[0])) / (Math.log2(SIZES.at(-1)) - Math.log2(SIZES[0]))) * plotWidth;
+  const y = (mbps) => top + plotHeight - ((Math.log10(mbps) - 0) / (Math.log10(decades.at(-1)) - 0)) * plotHeight;
+  const text = (tx, ty, content, attributes = "") => `<text x="${tx.toFixed(1)}" y="${ty.toFixed(1)}" ${attributes}>${content}</text>`;
+  const parts = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">`,
+    `<rect width="${width}" height="${height}" fill="white"/>`,
+    text(left, 24, "HMAC-SHA256 webhook verification: throughput against body size", 'font-size="15" font-weight="bold"'),
+    text(left, 40, `${machine}; higher is better`, 'fill="#555"'),
+  ];
+  for (const decade of decades) {
+    parts.push(`<line x1="${left}" x2="${left + plotWidth}" y1="${y(decade)}" y2="${y(decade)}" stroke="#e9ecef"/>`);
+    parts.push(text(left - 8, y(decade) + 4, decade.toLocaleString("en-US"), 'text-anchor="end"'));
+  }
+  for (const size of SIZES) {
+    parts.push(`<line x1="${x(size)}" x2="${x(size)}" y1="${top}" y2="${top + plotHeight}" stroke="#e9ecef"/>`);
+    parts.push(text(x(size), top + plotHeight + 18, bodySize(size), 'text-anchor="middle"'));
+  }
+  parts.push(`<rect x="${left}" y="${top}" width="${plotWidth}" height="${plotHeight}" fill="none" stroke="#adb5bd"/>`);
+  parts.push(text(left + plotWidth / 2, height - 16, "body size", 'text-anchor="middle"'));
+  parts.push(text(18, top + plotHeight / 2, "MB/s", `text-anchor="middle" transform="rotate(-90 18 ${top + plotHeight / 2})"`));
+  SERIES.forEach((series, index) => {
+    const points = rows.map((row) => `${x(row.size).toFixed(1)},${y(megabytesPerSecond(row, series.key)).toFixed(1)}`).join(" ");
+    const dash = series.dashed ? ' stroke-dasharray="6 4"' : "";
+    const stroke = series.ours ? 3 : 2;
+    parts.push(`<polyline points="${points}" fill="none" stroke="${series.color}" stroke-width="${stroke}"${dash}/>`);
+    for (const row of rows) {
+      parts.push(`<circle cx="${x(row.size).toFixed(1)}" cy="${y(megabytesPerSecond(row, series.key)).toFixed(1)}" r="3" fill="${series.color}"/>`);
+    }
+    const legendY = top + 10 + index * 22;
+    parts.push(`<line x1="${left + plotWidth + 16}" x2="${left + plotWidth + 40}" y1="${legendY}" y2="${legendY}" stroke="${series.color}" stroke-width="${stroke}"${dash}/>`);
+    parts.push(text(left + plotWidth + 46, legendY + 4, series.label));
+  });
+  parts.push("</svg>");
+  return `${parts.join("\n")}\n`;
+}
