@@ -1,4 +1,6 @@
-//! `verify` and `construct_event` at 256 B, 1 KiB and 16 KiB.
+//! `verify`, `verify_event` (verify and validate in one pass) and
+//! `construct_event` (verify, validate and build the typed event) at 256 B,
+//! 1 KiB and 16 KiB.
 //!
 //! Run with `cargo xtask bench`. Bodies are `system_error` events whose
 //! message is padded to the target size.
@@ -23,24 +25,43 @@ fn event_of_size(size: usize) -> Vec<u8> {
     body
 }
 
+/// What each benchmark group runs on one body.
+#[derive(Clone, Copy)]
+enum Work {
+    Verify,
+    VerifyEvent,
+    ConstructEvent,
+}
+
 fn benches(c: &mut Criterion) {
     let verifier = Verifier::new("whsec_benchmark_secret").unwrap();
     let options = Options::default();
-    for (name, construct) in [("verify", false), ("construct_event", true)] {
+    let groups = [
+        ("verify", Work::Verify),
+        ("verify_event", Work::VerifyEvent),
+        ("construct_event", Work::ConstructEvent),
+    ];
+    for (name, work) in groups {
         let mut group = c.benchmark_group(name);
         for size in SIZES {
             let body = event_of_size(size);
             let header = verifier.sign(&body);
             group.throughput(Throughput::Bytes(size as u64));
             group.bench_with_input(BenchmarkId::from_parameter(size), &body, |b, body| {
-                if construct {
-                    b.iter(|| {
-                        verifier
-                            .construct_event(black_box(body), black_box(&header), &options)
-                            .unwrap()
-                    });
-                } else {
-                    b.iter(|| verifier.verify(black_box(body), black_box(&header)).unwrap());
+                let inputs = || (black_box(body.as_slice()), black_box(header.as_str()));
+                match work {
+                    Work::Verify => b.iter(|| {
+                        let (body, header) = inputs();
+                        verifier.verify(body, header).unwrap();
+                    }),
+                    Work::VerifyEvent => b.iter(|| {
+                        let (body, header) = inputs();
+                        verifier.verify_event(body, header, &options).unwrap();
+                    }),
+                    Work::ConstructEvent => b.iter(|| {
+                        let (body, header) = inputs();
+                        verifier.construct_event(body, header, &options).unwrap();
+                    }),
                 }
             });
         }
