@@ -221,6 +221,6 @@ describe("ThreeTone's documented payloads through construct-event", () => {
     const body = encoder.encode('{"event":"call_started","timestamp":"2024-01-15T10:30:00Z","data":{}}');
     const construct = () => verifier.constructEvent(body, sign(body, secret), DEFAULTS);
     const error = assertFails(construct, "invalid_payload", 400, "payload");
-    assert.equal(error.invalidField.path, "$.data");
+    assert.equal(error.invalidField.path, "$.data.call_id"); // the first missing required field
   });
 });
