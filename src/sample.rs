@@ -23,21 +23,33 @@ use crate::event::{EventType, Timestamp};
 /// The JSON body of a sample `event_type` event at `timestamp`; `id` is
 /// woven into its identifiers (`call_<id>`, `conv_<id>`, ...).
 pub fn sample_event(event_type: EventType, timestamp: &Timestamp, id: &str) -> String {
-    // `id` is the caller's: escape it as a JSON string (without its quotes).
+    // `id` is the caller's: escape it as a JSON string, without its quotes.
+    // It goes in last, so nothing in it is taken for a placeholder.
     let quoted = serde_json::to_string(id).unwrap_or_default();
-    let id = quoted.get(1..quoted.len() - 1).unwrap_or_default();
-    let data = sample_data(event_type).replace(SAMPLE_ID, id);
-    format!(r#"{{"event":"{event_type}","timestamp":"{timestamp}","data":{data}}}"#)
+    let id = quoted.strip_prefix('"').and_then(|id| id.strip_suffix('"')).unwrap_or_default();
+    sample_template(event_type)
+        .replacen(SAMPLE_TIMESTAMP, timestamp.as_str(), 1)
+        .replace(SAMPLE_ID, id)
 }
 
-/// Stands for the sample's id in [`sample_data`].
+/// Stands for the timestamp in [`sample_template`].
+pub const SAMPLE_TIMESTAMP: char = '@';
+
+/// Stands for the sample's id in [`sample_template`].
 pub const SAMPLE_ID: char = '#';
 
+/// The body of a sample `event_type` event, with [`SAMPLE_TIMESTAMP`] and
+/// [`SAMPLE_ID`] where [`sample_event`] puts the time and the id. The npm
+/// package takes these templates as they are (generated into its JS at build
+/// time) rather than carrying this code in its Wasm.
+pub fn sample_template(event_type: EventType) -> String {
+    let data = sample_data(event_type);
+    format!(r#"{{"event":"{event_type}","timestamp":"{SAMPLE_TIMESTAMP}","data":{data}}}"#)
+}
+
 /// The `data` of a sample `event_type` event, with [`SAMPLE_ID`] where the
-/// id goes. Plain text rather than built values: it keeps Wasm builds small,
-/// and the npm package takes these templates as they are (generated at build
-/// time) instead of carrying this code in its Wasm.
-pub fn sample_data(event_type: EventType) -> &'static str {
+/// id goes. Plain text rather than built values: it keeps Wasm builds small.
+fn sample_data(event_type: EventType) -> &'static str {
     match event_type {
         EventType::CallStarted => concat!(
             r#"{"call_id":"call_#","phone_number":"+1234567890","caller_id":"+1987654321","#,

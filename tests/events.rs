@@ -237,6 +237,24 @@ fn samples_of_every_type_parse_strictly_and_carry_their_id() {
 }
 
 #[test]
+fn a_sample_id_is_escaped_as_json_and_never_read_as_a_placeholder() {
+    use threetone_webhooks::sample::{SAMPLE_ID, SAMPLE_TIMESTAMP, sample_template};
+    let now = Timestamp::from_unix_seconds(1_705_314_600).unwrap();
+    let id = "q\"uote\\ @#$& é\n";
+    for &event_type in EventType::ALL {
+        let template = sample_template(event_type);
+        assert_eq!(template.matches(SAMPLE_TIMESTAMP).count(), 1, "{event_type}: {template}");
+        assert!(template.contains(SAMPLE_ID), "{event_type}: {template}");
+        let body = sample_event(event_type, &now, id);
+        let value: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+        assert_eq!(value["timestamp"], "2024-01-15T10:30:00Z", "{event_type}");
+        if let Some(call_id) = value["data"].get("call_id") {
+            assert_eq!(call_id.as_str(), Some(format!("call_{id}").as_str()), "{event_type}");
+        }
+    }
+}
+
+#[test]
 fn timestamps_format_from_unix_seconds() {
     assert_eq!(Timestamp::from_unix_seconds(0).unwrap().as_str(), "1970-01-01T00:00:00Z");
     let leap_day = Timestamp::from_unix_seconds(1_709_164_800).unwrap();

@@ -2,7 +2,7 @@
 // (./glue.mjs is its wasm-bindgen binding); this file only adapts JavaScript
 // values to it and turns failures into WebhookVerificationError.
 
-import { EVENT_TYPES, SAMPLE_DATA, SAMPLE_ID } from "./events.mjs";
+import { EVENT_TYPES, SAMPLE_ID, SAMPLE_TEMPLATES, SAMPLE_TIMESTAMP } from "./events.mjs";
 import { Verifier, parseBytes } from "./glue.mjs";
 
 export { EVENT_TYPES };
@@ -125,8 +125,7 @@ function constructWith(verifier, body, signature, options) {
   const raw = rawBody(body, "constructEvent");
   const header = headerValue(signature);
   const args = optionArguments(options);
-  const failure =
-    verifier.constructBytes(bytesOf(raw), header, ...args);
+  const failure = verifier.constructBytes(bytesOf(raw), header, ...args);
   if (failure !== undefined) raise(failure);
   // Validated by the core: parse the exact bytes with the runtime's own parser.
   return JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw));
@@ -229,11 +228,13 @@ export function generateTestEvent(type, { secret, overrides, now, id } = {}) {
   if (!EVENT_TYPES.includes(type)) {
     throw new TypeError(`generateTestEvent: unknown event type ${JSON.stringify(type)}; expected one of ${EVENT_TYPES.join(", ")}.`);
   }
-  // As the core's sample_event: whole seconds in UTC, the id escaped as JSON.
+  // The core's template, filled as its sample_event does: whole seconds in
+  // UTC, then the id escaped as JSON (last, and through functions, so that
+  // nothing in it is read as a placeholder or a replacement pattern).
   const timestamp = new Date(Math.floor(nowSeconds) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
   if (!/^\d{4}-/.test(timestamp)) throw new RangeError("generateTestEvent: `now` must fall in the years 0 to 9999.");
-  const data = SAMPLE_DATA[type].replaceAll(SAMPLE_ID, JSON.stringify(String(sampleId)).slice(1, -1));
-  let body = `{"event":"${type}","timestamp":"${timestamp}","data":${data}}`;
+  const escapedId = JSON.stringify(String(sampleId)).slice(1, -1);
+  let body = SAMPLE_TEMPLATES[type].replace(SAMPLE_TIMESTAMP, () => timestamp).replaceAll(SAMPLE_ID, () => escapedId);
   if (overrides !== undefined) body = JSON.stringify(merge(JSON.parse(body), overrides));
   const headers = { "content-type": "application/json" };
   if (secret !== undefined) headers[SIGNATURE_HEADER.toLowerCase()] = sign(body, secret);

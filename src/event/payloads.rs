@@ -49,6 +49,9 @@ macro_rules! payloads {
             pub extra: Extra,
         }
 
+        // The validator marks the fields it has seen in a u64.
+        const _: () = assert!([$(stringify!($field)),+].len() < 64);
+
         impl Shape for $name {
             const KIND: Kind = Kind::Fields(&[$(Field {
                 name: stringify!($field),

@@ -210,7 +210,7 @@ impl ValueCheck<'_> {
         mut map: A,
         fields: &'static [Field],
     ) -> Result<Option<Cow<'de, str>>, A::Error> {
-        let mut present = 0_u64; // bit i: fields[i] was seen (payloads have < 64 fields)
+        let mut present = 0_u64; // bit i: fields[i] was seen (payloads! asserts < 64 fields)
         let mut call_id = None;
         while let Some(key) = map.next_key_seed(FieldKey(fields))? {
             let Some(index) = key else {

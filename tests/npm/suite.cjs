@@ -139,6 +139,12 @@ module.exports = async function runSuite(lib, vectors, peerSign) {
     const event = lib.constructEvent(test.body, test.headers["x-threetone-signature"], "k", { allowUnknownEvents: false });
     check(`generateTestEvent ${type}`, event.event === type && event.data.extra_field === 1);
   }
+  const hostileId = 'q"uote\\ @#$& $1 é\n';
+  const filled = JSON.parse(lib.generateTestEvent("agent_busy", { id: hostileId, now: 1705314600.9 }).body);
+  check(
+    "generateTestEvent fills the core's template: whole seconds, the id escaped and taken literally",
+    filled.event === "agent_busy" && filled.timestamp === "2024-01-15T10:30:00Z" && filled.data.call_id === `call_${hostileId}` && filled.data.agent_id === `agent_${hostileId}`,
+  );
   check("generateTestEvent rejects unknown types", codeOf(() => lib.generateTestEvent("nope")).startsWith("TypeError"));
   const request = new Request("https://example.test/webhooks/threetone", { method: "POST", headers: sample.headers, body: sample.body });
   check("verifyRequest", (await lib.verifyRequest(request, "k")).event === "call_ended");
