@@ -19,7 +19,6 @@ export const DURABLE_OBJECTS = Object.fromEntries(
   [
     ["IDEMPOTENCY", "IdempotencyStore"],
     ["FAILURES", "FailureCounter"],
-    ["DELIVERIES", "DeliveryLog"],
     ["DEAD_LETTERS", "DeadLetterStore"],
   ].map(([binding, className]) => [binding, { className, useSQLite: true }]),
 );

@@ -295,6 +295,28 @@ describe("idempotency", () => {
     assert.equal(ctx.origin.received.filter((request) => request.sha256 === sha256(Buffer.from(body))).length, 1);
   });
 
+  test("an immediate redelivery finds the event settled, though settling is not awaited (30 events)", async () => {
+    // The claim is settled by a call sent before the answer leaves the edge;
+    // the shard takes its calls in order, so the redelivery that follows the
+    // answer is a duplicate, never 503 in flight.
+    for (let i = 0; i < 30; i++) {
+      const body = event();
+      assert.equal((await ctx.edge.post(body)).status, 200);
+      const again = await ctx.edge.post(body);
+      assert.deepEqual([again.status, await again.json()], [200, { status: "duplicate" }], `event ${i}`);
+    }
+  });
+
+  test("a failed delivery is released at once: the sender's immediate retry is forwarded", async () => {
+    const body = event();
+    ctx.origin.answer(() => ({ status: 500 }));
+    assert.equal((await ctx.edge.post(body)).status, 502);
+    ctx.origin.answer(() => ({ status: 200 }));
+    const retry = await ctx.edge.post(body);
+    assert.deepEqual([retry.status, await retry.json()], [200, { status: "delivered", origin_status: 200 }]);
+    assert.equal(ctx.origin.received.filter((request) => request.sha256 === sha256(Buffer.from(body))).length, 2);
+  });
+
   test("20 concurrent copies reach the origin once; the others are duplicates or retried later", async () => {
     ctx.origin.answer(() => ({ status: 200, delayMs: 300 }));
     const body = event();
@@ -417,6 +439,22 @@ describe("admin endpoints", () => {
     assert.equal(failed.response_code, 502);
     assert.equal(failed.error, "origin_error");
     assert.equal(failed.retry_count, 0);
+  });
+
+  test("/logs gathers the deliveries of every idempotency shard", async () => {
+    // 24 events spread over the 16 shards by their signatures' last digit.
+    const ids = Array.from({ length: 24 }, (_, i) => `logs-${i}-${Math.random().toString(36).slice(2)}`);
+    const bodies = ids.map((id) => event("call_ended", { id }));
+    for (const body of bodies) assert.equal((await ctx.edge.post(body)).status, 200);
+    const shards = new Set(bodies.map((body) => sign(body).at(-1)));
+    assert.ok(shards.size >= 8, `only ${shards.size} shards used`);
+    let logged = [];
+    for (let i = 0; i < 50 && !ids.every((id) => logged.includes(id)); i++) {
+      const logs = await (await ctx.edge.fetch("/logs", { headers: bearer })).json();
+      logged = logs.recent_deliveries.map((delivery) => delivery.call_id?.replace(/^call_/, ""));
+      await sleep(50);
+    }
+    for (const id of ids) assert.ok(logged.includes(id), `${id} missing from /logs`);
   });
 
   test("without ADMIN_TOKEN the admin endpoints are disabled", async () => {

@@ -34,34 +34,33 @@ pub struct Summary {
     pub dead_lettered_at_ms: u64,
 }
 
+/// The body of an `add`.
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-enum Call {
-    Add { queued: Queued, error: String },
-    List,
-    Take { ids: Option<Vec<String>> },
+struct AddCall {
+    queued: Queued,
+    error: String,
+}
+
+/// The body of a `take`.
+#[derive(Serialize, Deserialize)]
+struct TakeCall {
+    ids: Option<Vec<String>>,
 }
 
 /// Keeps a queued event the consumer gave up on.
 pub async fn add(env: &Env, queued: &Queued, error: &str) -> Result<()> {
-    rpc::call(
-        env,
-        BINDING,
-        NAME,
-        "call",
-        &Call::Add { queued: queued.clone(), error: error.into() },
-    )
-    .await
+    rpc::call(env, BINDING, NAME, "add", &AddCall { queued: queued.clone(), error: error.into() })
+        .await
 }
 
 /// All dead letters, oldest first.
 pub async fn list(env: &Env) -> Result<Vec<Summary>> {
-    rpc::call(env, BINDING, NAME, "call", &Call::List).await
+    rpc::call(env, BINDING, NAME, "list", &()).await
 }
 
 /// Removes and returns the dead letters named by `ids` (all if `None`).
 pub async fn take(env: &Env, ids: Option<Vec<String>>) -> Result<Vec<Queued>> {
-    rpc::call(env, BINDING, NAME, "call", &Call::Take { ids }).await
+    rpc::call(env, BINDING, NAME, "take", &TakeCall { ids }).await
 }
 
 /// The store of dead letters.
@@ -89,10 +88,11 @@ impl DurableObject for DeadLetterStore {
     }
 
     async fn fetch(&self, request: Request) -> Result<Response> {
-        let (_, call) = rpc::action::<Call>(request).await?;
+        let call = rpc::Received::read(request).await?;
         let storage = self.state.storage();
-        match call {
-            Call::Add { queued, error } => {
+        match call.action.as_str() {
+            "add" => {
+                let AddCall { queued, error } = call.body()?;
                 let at_ms = Date::now().as_millis();
                 // Time-ordered ids; the request id keeps them unique.
                 let id = format!("{at_ms:015}-{}", queued.event.request_id);
@@ -100,7 +100,7 @@ impl DurableObject for DeadLetterStore {
                 storage.put(&format!("{PREFIX}{id}"), serde_json::to_string(&stored)?).await?;
                 Response::from_json(&())
             }
-            Call::List => {
+            "list" => {
                 let summaries: Vec<Summary> = self
                     .stored()
                     .await?
@@ -116,7 +116,8 @@ impl DurableObject for DeadLetterStore {
                     .collect();
                 Response::from_json(&summaries)
             }
-            Call::Take { ids } => {
+            "take" => {
+                let TakeCall { ids } = call.body()?;
                 let taken: Vec<Stored> = self
                     .stored()
                     .await?
@@ -130,6 +131,7 @@ impl DurableObject for DeadLetterStore {
                     &taken.into_iter().map(|stored| stored.queued).collect::<Vec<_>>(),
                 )
             }
+            other => rpc::unknown_action(other),
         }
     }
 }

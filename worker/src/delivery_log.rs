@@ -1,23 +1,16 @@
 //! Delivery logs: the most recent outcomes of authentic requests, in the shape
 //! of ThreeTone's own delivery logs (`timestamp`, `event`, `status`,
-//! `response_code`, `delivery_time_ms`, `retry_count`, `error`), kept in one
-//! Durable Object. Never a body or a secret.
-
-use std::cell::Cell;
+//! `response_code`, `delivery_time_ms`, `retry_count`, `error`). Never a body
+//! or a secret. Each idempotency shard keeps the log of its own events, so
+//! an entry is written in the same call that settles the event's key.
 
 use serde::{Deserialize, Serialize};
 use threetone_webhooks::Timestamp;
-use worker::{
-    Date, DurableObject, Env, ListOptions, Request, Response, Result, State, durable_object,
-};
+use worker::{Date, Env, Result, SqlStorage};
 
-use crate::rpc;
+use crate::idempotency::{self, integer};
 
-const BINDING: &str = "DELIVERIES";
-const NAME: &str = "recent";
-const PREFIX: &str = "d:";
-const LAST: &str = "last";
-/// How many deliveries are kept.
+/// How many deliveries are shown, and kept per shard.
 pub const CAPACITY: usize = 100;
 
 /// One delivery, as `/logs` shows it.
@@ -93,66 +86,55 @@ impl Delivery {
     }
 }
 
-/// Appends a delivery.
-pub async fn append(env: &Env, delivery: &Delivery) -> Result<()> {
-    rpc::call(env, BINDING, NAME, "append", delivery).await
+/// A delivery as a shard keeps it: when it was logged, and the entry (a
+/// [`Delivery`] as JSON).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Logged {
+    pub at_ms: u64,
+    pub entry: String,
 }
 
-/// The recent deliveries, newest first.
+/// Creates the log table of a shard (see [`idempotency`](crate::idempotency)).
+pub fn create_table(sql: &SqlStorage) {
+    // Errors here surface on the first query instead.
+    let _ = sql.exec(
+        "CREATE TABLE IF NOT EXISTS delivery_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, \
+         at_ms INTEGER NOT NULL, entry TEXT NOT NULL)",
+        None,
+    );
+}
+
+/// Appends an entry (a [`Delivery`] as JSON) to a shard's log and drops
+/// what fell off its end.
+pub fn append(sql: &SqlStorage, now: u64, entry: String) -> Result<()> {
+    sql.exec(
+        "INSERT INTO delivery_log (at_ms, entry) VALUES (?, ?)",
+        vec![integer(now), entry.into()],
+    )?;
+    sql.exec(
+        "DELETE FROM delivery_log WHERE seq <= (SELECT MAX(seq) FROM delivery_log) - ?",
+        vec![integer(CAPACITY as u64)],
+    )?;
+    Ok(())
+}
+
+/// A shard's log, newest first.
+pub fn list(sql: &SqlStorage) -> Result<Vec<Logged>> {
+    sql.exec(
+        "SELECT at_ms, entry FROM delivery_log ORDER BY seq DESC LIMIT ?",
+        vec![integer(CAPACITY as u64)],
+    )?
+    .to_array()
+}
+
+/// The most recent deliveries of all shards, newest first. Each shard keeps
+/// its own last [`CAPACITY`], so the newest [`CAPACITY`] overall are among them.
 pub async fn recent(env: &Env) -> Result<Vec<Delivery>> {
-    rpc::call(env, BINDING, NAME, "list", &()).await
-}
-
-/// The most recent deliveries: one storage key per entry (`d:<sequence>`), so
-/// an append writes one small entry and drops the one that fell off the end.
-#[durable_object(fetch)]
-pub struct DeliveryLog {
-    state: State,
-    /// The last sequence number written, once read from storage.
-    last: Cell<Option<u64>>,
-}
-
-impl DurableObject for DeliveryLog {
-    fn new(state: State, _env: Env) -> Self {
-        Self { state, last: Cell::new(None) }
-    }
-
-    async fn fetch(&self, mut request: Request) -> Result<Response> {
-        let storage = self.state.storage();
-        match request.path().as_str() {
-            "/list" => {
-                let options = ListOptions::new().prefix(PREFIX).reverse(true).limit(CAPACITY);
-                let entries: Vec<serde_json::Value> = storage
-                    .list_with_options(options)
-                    .await?
-                    .values()
-                    .into_iter()
-                    .filter_map(|entry| entry.ok()?.as_string())
-                    .filter_map(|text| serde_json::from_str(&text).ok())
-                    .collect();
-                Response::from_json(&entries)
-            }
-            "/append" => {
-                let delivery: Delivery = request.json().await?;
-                let last = match self.last.get() {
-                    Some(last) => last,
-                    None => storage.get::<u64>(LAST).await?.unwrap_or(0),
-                };
-                let next = last + 1;
-                self.last.set(Some(next));
-                storage.put(&key(next), serde_json::to_string(&delivery)?).await?;
-                storage.put(LAST, next).await?;
-                if let Some(expired) = next.checked_sub(CAPACITY as u64) {
-                    storage.delete(&key(expired)).await?;
-                }
-                Response::from_json(&())
-            }
-            other => rpc::unknown_action(other),
-        }
-    }
-}
-
-/// Keys sort by sequence: zero-padded.
-fn key(sequence: u64) -> String {
-    format!("{PREFIX}{sequence:020}")
+    let mut logged = idempotency::logs(env).await?;
+    logged.sort_by_key(|logged| std::cmp::Reverse(logged.at_ms));
+    Ok(logged
+        .iter()
+        .take(CAPACITY)
+        .filter_map(|logged| serde_json::from_str(&logged.entry).ok())
+        .collect())
 }

@@ -9,16 +9,29 @@
 //! - a claim after delivery: `Duplicate` (200 without a second forward);
 //! - a failed delivery releases the key, so the sender's retry is forwarded.
 //!
+//! A claim is settled ([`Settlement`]) together with the delivery-log entry of
+//! the request, in one call sent before the answer leaves the edge: the answer
+//! does not wait for it, and the shard, which takes its calls in order, has
+//! settled the key before a redelivery can claim it again.
+//!
 //! Entries live in one SQLite table per object; an alarm deletes expired ones.
+//! Each object also keeps the delivery log of its events ([`delivery_log`]).
 
+use std::cell::Cell;
+
+use futures_util::future::try_join_all;
 use serde::{Deserialize, Serialize};
 use worker::{
-    Date, DurableObject, Env, Request, Response, Result, SqlStorageValue, State, durable_object,
+    Date, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State,
+    durable_object,
 };
 
+use crate::delivery_log::{self, Delivery, Logged};
 use crate::rpc;
 
 const BINDING: &str = "IDEMPOTENCY";
+/// One shard per last hex digit of a key.
+const SHARDS: &str = "0123456789abcdef";
 /// How often an object sweeps its expired entries.
 const SWEEP_INTERVAL_MS: u64 = 15 * 60 * 1000;
 
@@ -34,11 +47,31 @@ pub enum Claim {
     Duplicate { attempt: u32 },
 }
 
+/// How the delivery of an acquired key ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settlement {
+    pub key: String,
+    /// Delivered: a redelivery is a duplicate. Not delivered: the key is
+    /// released and a redelivery is forwarded.
+    pub delivered: bool,
+    /// How long the key is remembered from now.
+    pub ttl_ms: u64,
+}
+
+/// The body of a `claim`.
 #[derive(Serialize, Deserialize)]
-struct Call {
+struct ClaimCall {
     key: String,
     lease_ms: u64,
     ttl_ms: u64,
+}
+
+/// The body of a `record`: a settlement, a delivery-log entry, or both.
+#[derive(Serialize, Deserialize)]
+struct RecordCall {
+    settlement: Option<Settlement>,
+    /// A [`Delivery`] as JSON: the shard stores it as it is.
+    delivery: Option<String>,
 }
 
 /// One row of the table.
@@ -55,36 +88,45 @@ const DELIVERED: &str = "delivered";
 
 /// Claims `key` (a verified signature header) for delivery.
 pub async fn claim(env: &Env, key: &str, lease_ms: u64, ttl_ms: u64) -> Result<Claim> {
-    call(env, "claim", key, lease_ms, ttl_ms).await
+    let call = ClaimCall { key: key.into(), lease_ms, ttl_ms };
+    rpc::call(env, BINDING, &shard_of(key), "claim", &call).await
 }
 
-/// Marks `key` delivered.
-pub async fn complete(env: &Env, key: &str, ttl_ms: u64) -> Result<()> {
-    call(env, "complete", key, 0, ttl_ms).await
-}
-
-/// Releases `key` after a failed delivery.
-pub async fn release(env: &Env, key: &str, ttl_ms: u64) -> Result<()> {
-    call(env, "release", key, 0, ttl_ms).await
-}
-
-async fn call<R: serde::de::DeserializeOwned>(
+/// Records, in the shard of `key`, a settlement and a delivery-log entry.
+pub async fn record(
     env: &Env,
-    action: &str,
     key: &str,
-    lease_ms: u64,
-    ttl_ms: u64,
-) -> Result<R> {
-    // The digest's last hex digit: 16 shards, evenly loaded (keys may carry a prefix).
-    let shard = key.get(key.len().saturating_sub(1)..).unwrap_or("0");
-    let name = format!("shard-{shard}");
-    rpc::call(env, BINDING, &name, action, &Call { key: key.into(), lease_ms, ttl_ms }).await
+    settlement: Option<Settlement>,
+    delivery: Option<Delivery>,
+) -> Result<()> {
+    let delivery = delivery.map(|delivery| serde_json::to_string(&delivery)).transpose()?;
+    let call = RecordCall { settlement, delivery };
+    rpc::call(env, BINDING, &shard_of(key), "record", &call).await
 }
 
-/// The delivery state of the events of one shard.
+/// The delivery logs of all shards.
+pub async fn logs(env: &Env) -> Result<Vec<Logged>> {
+    let names: Vec<String> = SHARDS.chars().map(name).collect();
+    let lists = names.iter().map(|name| rpc::call(env, BINDING, name, "list", &()));
+    let lists: Vec<Vec<Logged>> = try_join_all(lists).await?;
+    Ok(lists.into_iter().flatten().collect())
+}
+
+/// The digest's last hex digit: 16 shards, evenly loaded (keys may carry a prefix).
+fn shard_of(key: &str) -> String {
+    name(key.chars().last().filter(|digit| SHARDS.contains(*digit)).unwrap_or('0'))
+}
+
+fn name(digit: char) -> String {
+    format!("shard-{digit}")
+}
+
+/// The delivery state of the events of one shard, and their delivery log.
 #[durable_object(alarm)]
 pub struct IdempotencyStore {
     state: State,
+    /// Whether a sweep is scheduled, once known: saves a storage read per call.
+    sweep_scheduled: Cell<bool>,
 }
 
 impl DurableObject for IdempotencyStore {
@@ -98,63 +140,36 @@ impl DurableObject for IdempotencyStore {
         );
         let _ = sql
             .exec("CREATE INDEX IF NOT EXISTS deliveries_expiry ON deliveries (expires_ms)", None);
-        Self { state }
+        delivery_log::create_table(&sql);
+        Self { state, sweep_scheduled: Cell::new(false) }
     }
 
     async fn fetch(&self, request: Request) -> Result<Response> {
-        let (action, Call { key, lease_ms, ttl_ms }) = rpc::action(request).await?;
-        let storage = self.state.storage();
-        let sql = storage.sql();
+        let call = rpc::Received::read(request).await?;
+        let sql = self.state.storage().sql();
         let now = Date::now().as_millis();
-        // Reading and writing without an await in between: no other request
-        // of this object runs in the meantime.
-        let entry = sql
-            .exec(
-                // An expired entry counts as absent, swept or not.
-                "SELECT state, since_ms, attempts FROM deliveries WHERE key = ? AND expires_ms > ?",
-                vec![key.clone().into(), integer(now)],
-            )?
-            .to_array::<Entry>()?
-            .pop();
-        let attempts = entry.as_ref().map_or(0, |entry| entry.attempts);
-        let (state, since_ms, attempts, answer) = match (action.as_str(), entry) {
-            ("claim", Some(entry)) if entry.state == DELIVERED => (
-                DELIVERED,
-                entry.since_ms,
-                attempts + 1,
-                Some(Claim::Duplicate { attempt: attempts + 1 }),
-            ),
-            ("claim", Some(entry))
-                if entry.state == IN_FLIGHT && now < entry.since_ms.saturating_add(lease_ms) =>
-            {
-                (IN_FLIGHT, entry.since_ms, attempts + 1, Some(Claim::InFlight))
+        // Each call reads and writes without an await in between: no other
+        // call of this object runs in the meantime.
+        let response = match call.action.as_str() {
+            "claim" => {
+                let ClaimCall { key, lease_ms, ttl_ms } = call.body()?;
+                Response::from_json(&claim_in(&sql, now, key, lease_ms, ttl_ms)?)
             }
-            ("claim", _) => {
-                (IN_FLIGHT, now, attempts + 1, Some(Claim::Acquired { attempt: attempts + 1 }))
+            "record" => {
+                let RecordCall { settlement, delivery } = call.body()?;
+                if let Some(settlement) = settlement {
+                    settle_in(&sql, now, settlement)?;
+                }
+                if let Some(delivery) = delivery {
+                    delivery_log::append(&sql, now, delivery)?;
+                }
+                Response::from_json(&())
             }
-            ("complete", _) => (DELIVERED, now, attempts, None),
-            ("release", _) => (FAILED, now, attempts, None),
-            (other, _) => return rpc::unknown_action(other),
+            "list" => return Response::from_json(&delivery_log::list(&sql)?),
+            other => return rpc::unknown_action(other),
         };
-        sql.exec(
-            "INSERT INTO deliveries (key, state, since_ms, attempts, expires_ms) VALUES (?, ?, ?, ?, ?) \
-             ON CONFLICT (key) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms, \
-             attempts = excluded.attempts, expires_ms = excluded.expires_ms",
-            vec![
-                key.into(),
-                state.into(),
-                integer(since_ms),
-                SqlStorageValue::Integer(i64::from(attempts)),
-                integer(now.saturating_add(ttl_ms)),
-            ],
-        )?;
-        if storage.get_alarm().await?.is_none() {
-            storage.set_alarm(now_plus(now, SWEEP_INTERVAL_MS)).await?;
-        }
-        match answer {
-            Some(claim) => Response::from_json(&claim),
-            None => Response::from_json(&()),
-        }
+        self.schedule_sweep(now).await?;
+        response
     }
 
     async fn alarm(&self) -> Result<Response> {
@@ -168,6 +183,7 @@ impl DurableObject for IdempotencyStore {
         }
         let Remaining { remaining } =
             sql.exec("SELECT COUNT(*) AS remaining FROM deliveries", None)?.one()?;
+        self.sweep_scheduled.set(remaining > 0);
         if remaining > 0 {
             storage.set_alarm(now_plus(now, SWEEP_INTERVAL_MS)).await?;
         }
@@ -175,7 +191,79 @@ impl DurableObject for IdempotencyStore {
     }
 }
 
-fn integer(value: u64) -> SqlStorageValue {
+impl IdempotencyStore {
+    async fn schedule_sweep(&self, now: u64) -> Result<()> {
+        if self.sweep_scheduled.get() {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        if storage.get_alarm().await?.is_none() {
+            storage.set_alarm(now_plus(now, SWEEP_INTERVAL_MS)).await?;
+        }
+        self.sweep_scheduled.set(true);
+        Ok(())
+    }
+}
+
+fn claim_in(sql: &SqlStorage, now: u64, key: String, lease_ms: u64, ttl_ms: u64) -> Result<Claim> {
+    let entry = entry(sql, &key, now)?;
+    let attempt = entry.as_ref().map_or(0, |entry| entry.attempts) + 1;
+    let (state, since_ms, claim) = match entry {
+        Some(entry) if entry.state == DELIVERED => {
+            (DELIVERED, entry.since_ms, Claim::Duplicate { attempt })
+        }
+        Some(entry)
+            if entry.state == IN_FLIGHT && now < entry.since_ms.saturating_add(lease_ms) =>
+        {
+            (IN_FLIGHT, entry.since_ms, Claim::InFlight)
+        }
+        _ => (IN_FLIGHT, now, Claim::Acquired { attempt }),
+    };
+    upsert(sql, key, state, since_ms, attempt, now.saturating_add(ttl_ms))?;
+    Ok(claim)
+}
+
+fn settle_in(sql: &SqlStorage, now: u64, settlement: Settlement) -> Result<()> {
+    let attempts = entry(sql, &settlement.key, now)?.map_or(0, |entry| entry.attempts);
+    let state = if settlement.delivered { DELIVERED } else { FAILED };
+    upsert(sql, settlement.key, state, now, attempts, now.saturating_add(settlement.ttl_ms))
+}
+
+/// The entry of `key`; an expired entry counts as absent, swept or not.
+fn entry(sql: &SqlStorage, key: &str, now: u64) -> Result<Option<Entry>> {
+    Ok(sql
+        .exec(
+            "SELECT state, since_ms, attempts FROM deliveries WHERE key = ? AND expires_ms > ?",
+            vec![key.into(), integer(now)],
+        )?
+        .to_array::<Entry>()?
+        .pop())
+}
+
+fn upsert(
+    sql: &SqlStorage,
+    key: String,
+    state: &str,
+    since_ms: u64,
+    attempts: u32,
+    expires_ms: u64,
+) -> Result<()> {
+    sql.exec(
+        "INSERT INTO deliveries (key, state, since_ms, attempts, expires_ms) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (key) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms, \
+         attempts = excluded.attempts, expires_ms = excluded.expires_ms",
+        vec![
+            key.into(),
+            state.into(),
+            integer(since_ms),
+            SqlStorageValue::Integer(i64::from(attempts)),
+            integer(expires_ms),
+        ],
+    )?;
+    Ok(())
+}
+
+pub fn integer(value: u64) -> SqlStorageValue {
     SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
 }
 

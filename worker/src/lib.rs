@@ -29,7 +29,6 @@ use serde_json::json;
 use worker::{Context, Date, Env, Method, Request, Response, Result, console_log, event};
 
 pub use dead_letters::DeadLetterStore;
-pub use delivery_log::DeliveryLog;
 pub use idempotency::IdempotencyStore;
 pub use rate_limit::FailureCounter;
 
@@ -79,8 +78,8 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
             "latency_ms": latency_ms,
         })
     );
-    if let Some(status) = outcome.delivery_status() {
-        let delivery = Delivery::new(
+    let delivery = outcome.delivery_status().map(|status| {
+        Delivery::new(
             started,
             facts.event.as_deref().unwrap_or_default(),
             facts.call_id.as_deref(),
@@ -90,10 +89,17 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
         )
         .with_retry_count(facts.retry_count)
         .with_error((status == "failed" || status == "rejected").then(|| outcome.name().into()))
-        .with_origin_status(outcome.origin_status());
-        // Recorded after the answer is sent, so logging adds no latency.
+        .with_origin_status(outcome.origin_status())
+    });
+    if let Some(key) = facts.key
+        && (facts.settlement.is_some() || delivery.is_some())
+    {
+        // Sent before the answer leaves, and not awaited: the answer waits for
+        // neither the settlement nor the log. If recording fails, the claim's
+        // lease still expires: at worst a retry is forwarded again, never lost.
+        let settlement = facts.settlement;
         ctx.wait_until(async move {
-            let _ = delivery_log::append(&env, &delivery).await;
+            let _ = idempotency::record(&env, &key, settlement, delivery).await;
         });
     }
     outcome.into_response(&request_id)

@@ -20,10 +20,10 @@ use worker::{
 
 use crate::config::{Config, RetryPolicy};
 use crate::dead_letters;
-use crate::delivery_log::{self, Delivery};
-use crate::idempotency::{self, Claim};
+use crate::delivery_log::Delivery;
+use crate::idempotency::{self, Claim, Settlement};
 use crate::outcome::Outcome;
-use crate::webhook::{self, Authentic};
+use crate::webhook::{self, Attempt, Authentic};
 
 /// The producer binding (see `worker/wrangler.toml`).
 const BINDING: &str = "EVENTS";
@@ -40,28 +40,33 @@ pub struct Queued {
 }
 
 /// Accepts a verified event: queued (202), or already accepted (200).
-pub async fn accept(event: Authentic, config: &Config, env: &Env) -> (Outcome, Option<u32>) {
+/// The caller settles the acceptance ([`Attempt::settlement`]).
+pub async fn accept(event: Authentic, config: &Config, env: &Env) -> Attempt {
     if event.body.len() > MAX_QUEUED_BODY {
         return webhook::forward_once(&event, config, env).await;
     }
     let key = format!("accept:{}", event.key());
     let ttl_ms = config.idempotency_ttl_seconds * 1000;
     let attempt = match idempotency::claim(env, &key, 30_000, ttl_ms).await {
-        Err(_) => return (Outcome::StoreUnavailable, None),
-        Ok(Claim::InFlight) => return (Outcome::InFlight, None),
-        Ok(Claim::Duplicate { attempt }) => return (Outcome::Duplicate, Some(attempt - 1)),
+        Err(_) => return Attempt::unclaimed(Outcome::StoreUnavailable, None),
+        Ok(Claim::InFlight) => return Attempt::unclaimed(Outcome::InFlight, None),
+        Ok(Claim::Duplicate { attempt }) => {
+            return Attempt::unclaimed(Outcome::Duplicate, Some(attempt - 1));
+        }
         Ok(Claim::Acquired { attempt }) => attempt,
     };
-    match send(env, Queued { event, attempts: 0 }, 0).await {
-        Ok(()) => {
-            let _ = idempotency::complete(env, &key, ttl_ms).await;
-            (Outcome::Queued, Some(attempt - 1))
-        }
+    let outcome = match send(env, Queued { event, attempts: 0 }, 0).await {
+        Ok(()) => Outcome::Queued,
         Err(error) => {
             worker::console_error!("queue unavailable: {error}");
-            let _ = idempotency::release(env, &key, ttl_ms).await;
-            (Outcome::QueueUnavailable, Some(attempt - 1))
+            Outcome::QueueUnavailable
         }
+    };
+    let delivered = matches!(outcome, Outcome::Queued);
+    Attempt {
+        outcome,
+        retry_count: Some(attempt - 1),
+        settlement: Some(Settlement { key, delivered, ttl_ms }),
     }
 }
 
@@ -126,7 +131,13 @@ async fn handle(message: Result<Message<Queued>>, config: &Config, env: &Env) {
     let started = worker::Date::now().as_millis();
     let mut queued = message.body().clone();
     queued.attempts += 1;
-    let (outcome, _) = webhook::forward_once(&queued.event, config, env).await;
+    let key = queued.event.key();
+    let Attempt { outcome, settlement, .. } =
+        webhook::forward_once(&queued.event, config, env).await;
+    if settlement.is_some() {
+        // Settled before the retry is scheduled, so the retry finds the key released.
+        let _ = idempotency::record(env, &key, settlement, None).await;
+    }
     let next = next_step(&outcome, queued.attempts, &config.retry);
     let recorded = match next {
         Next::Done => Ok(()),
@@ -156,6 +167,6 @@ async fn handle(message: Result<Message<Queued>>, config: &Config, env: &Env) {
     .with_retry_count(Some(queued.attempts - 1))
     .with_error((next != Next::Done).then(|| outcome.name().into()))
     .with_origin_status(outcome.origin_status());
-    let _ = delivery_log::append(env, &delivery).await;
+    let _ = idempotency::record(env, &key, None, Some(delivery)).await;
     message.ack();
 }

@@ -86,10 +86,11 @@ impl DurableObject for FailureCounter {
     }
 
     async fn fetch(&self, request: Request) -> Result<Response> {
-        let (action, Limit { max_failures, window_ms }) = rpc::action(request).await?;
-        if action != "fail" {
-            return rpc::unknown_action(&action);
+        let call = rpc::Received::read(request).await?;
+        if call.action != "fail" {
+            return rpc::unknown_action(&call.action);
         }
+        let Limit { max_failures, window_ms } = call.body()?;
         let storage = self.state.storage();
         let now = Date::now().as_millis();
         let window = match storage.get::<Window>(WINDOW).await? {

@@ -1,5 +1,7 @@
 //! JSON calls between the Worker and its Durable Objects: one helper for
-//! every object, so each object only names its actions.
+//! every object, so each object only names its actions and their bodies.
+//! Bodies are read and written by serde_json inside wasm, one crossing of the
+//! JS boundary each way.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -24,13 +26,27 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
             response.status_code()
         )));
     }
-    response.json().await
+    Ok(serde_json::from_str(&response.text().await?)?)
 }
 
-/// The action a call names, and its JSON body.
-pub async fn action<B: DeserializeOwned>(mut request: Request) -> Result<(String, B)> {
-    let action = request.path().trim_start_matches('/').to_string();
-    Ok((action, request.json().await?))
+/// A call as the object receives it.
+pub struct Received {
+    /// The action it names.
+    pub action: String,
+    body: String,
+}
+
+impl Received {
+    /// Reads the action and the body of a call.
+    pub async fn read(mut request: Request) -> Result<Self> {
+        let action = request.path().trim_start_matches('/').to_string();
+        Ok(Self { action, body: request.text().await? })
+    }
+
+    /// The body, as the action's type.
+    pub fn body<B: DeserializeOwned>(&self) -> Result<B> {
+        Ok(serde_json::from_str(&self.body)?)
+    }
 }
 
 /// Answer for an action the object does not have.

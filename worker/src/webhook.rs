@@ -10,7 +10,7 @@ use worker::{Date, Env, Headers, Method, Request};
 
 use crate::config::{Config, DeliveryMode, InvalidPayloadPolicy};
 use crate::forward::{self, OriginAnswer};
-use crate::idempotency::{self, Claim};
+use crate::idempotency::{self, Claim, Settlement};
 use crate::outcome::Outcome;
 use crate::{queue, rate_limit};
 
@@ -28,13 +28,33 @@ pub struct Inbound {
     pub client: String,
 }
 
-/// What the pipeline learned, for the logs.
+/// What the pipeline learned, for the logs and the bookkeeping after the answer.
 #[derive(Default)]
 pub struct Facts {
+    /// The idempotency key of an authentic request.
+    pub key: Option<String>,
     pub event: Option<String>,
     pub call_id: Option<String>,
     /// Earlier deliveries of the same event.
     pub retry_count: Option<u32>,
+    /// The claim this request holds, to settle.
+    pub settlement: Option<Settlement>,
+}
+
+/// One delivery attempt of an authentic event.
+pub struct Attempt {
+    pub outcome: Outcome,
+    /// Earlier deliveries of the same event seen.
+    pub retry_count: Option<u32>,
+    /// The claim the attempt acquired, to settle.
+    pub settlement: Option<Settlement>,
+}
+
+impl Attempt {
+    /// An attempt that ended before acquiring a claim.
+    pub fn unclaimed(outcome: Outcome, retry_count: Option<u32>) -> Self {
+        Self { outcome, retry_count, settlement: None }
+    }
 }
 
 /// Checks method, size and media type, then reads the body (never past the limit).
@@ -55,7 +75,11 @@ pub async fn read(request: &mut Request, config: &Config) -> Result<Inbound, Out
     }
     let signature = header(SIGNATURE_HEADER).unwrap_or_default();
     let client = header("CF-Connecting-IP").unwrap_or_else(|| "unknown".into());
-    let body = read_body(request, config.max_body_bytes).await?;
+    let body = match declared_length {
+        // The runtime holds a body to its declared length, already checked.
+        Some(_) => request.bytes().await.map_err(|_| Outcome::Unreadable)?,
+        None => read_body(request, config.max_body_bytes).await?,
+    };
     Ok(Inbound { body, signature, content_type, client })
 }
 
@@ -88,6 +112,7 @@ pub async fn deliver(
         };
     }
 
+    facts.key = Some(inbound.key());
     let now = Date::now().as_millis() / 1000;
     let options = match config.max_event_age_seconds {
         Some(max_age) => Options::default().max_age(max_age, now as i64),
@@ -126,12 +151,13 @@ pub async fn deliver(
     {
         return (Outcome::Ignored, facts);
     }
-    let (outcome, retry_count) = match config.delivery_mode {
+    let attempt = match config.delivery_mode {
         DeliveryMode::Direct => forward_once(&event, config, env).await,
         DeliveryMode::Queue => queue::accept(event, config, env).await,
     };
-    facts.retry_count = retry_count;
-    (outcome, facts)
+    facts.retry_count = attempt.retry_count;
+    facts.settlement = attempt.settlement;
+    (attempt.outcome, facts)
 }
 
 /// An authentic event on its way to the origin, directly or through the queue.
@@ -154,18 +180,30 @@ pub struct Authentic {
 }
 
 impl Authentic {
-    /// The idempotency key: a verified header is exactly `sha256=` and 64 hex
-    /// digits; lowercased, it names the body, and every redelivery carries it.
+    /// The idempotency key (see [`key_of`]).
     pub fn key(&self) -> String {
-        self.signature.to_ascii_lowercase()
+        key_of(&self.signature)
     }
 }
 
-/// Claims the event's key, forwards it once, and records the result: the one
-/// delivery path of both modes. Also returns earlier deliveries seen.
-pub async fn forward_once(event: &Authentic, config: &Config, env: &Env) -> (Outcome, Option<u32>) {
+impl Inbound {
+    /// The idempotency key, once the signature is verified (see [`key_of`]).
+    pub fn key(&self) -> String {
+        key_of(&self.signature)
+    }
+}
+
+/// A verified header is exactly `sha256=` and 64 hex digits; lowercased, it
+/// names the body, and every redelivery carries it.
+fn key_of(signature: &str) -> String {
+    signature.trim().to_ascii_lowercase()
+}
+
+/// Claims the event's key and forwards it once: the one delivery path of both
+/// modes. The caller settles the claim ([`Attempt::settlement`]).
+pub async fn forward_once(event: &Authentic, config: &Config, env: &Env) -> Attempt {
     let Some(origin_url) = &config.origin_url else {
-        return (Outcome::NotConfigured, None);
+        return Attempt::unclaimed(Outcome::NotConfigured, None);
     };
     let key = event.key();
     let ttl_ms = config.idempotency_ttl_seconds * 1000;
@@ -174,15 +212,22 @@ pub async fn forward_once(event: &Authentic, config: &Config, env: &Env) -> (Out
         Err(error) => {
             // Not the body, not a secret: the store's own failure, for operators.
             worker::console_error!("idempotency store unavailable: {error}");
-            return (Outcome::StoreUnavailable, None);
+            return Attempt::unclaimed(Outcome::StoreUnavailable, None);
         }
-        Ok(Claim::InFlight) => return (Outcome::InFlight, None),
-        Ok(Claim::Duplicate { attempt }) => return (Outcome::Duplicate, Some(attempt - 1)),
+        Ok(Claim::InFlight) => return Attempt::unclaimed(Outcome::InFlight, None),
+        Ok(Claim::Duplicate { attempt }) => {
+            return Attempt::unclaimed(Outcome::Duplicate, Some(attempt - 1));
+        }
         Ok(Claim::Acquired { attempt }) => attempt - 1,
+    };
+    let settle = |outcome: Outcome| {
+        let delivered = matches!(outcome, Outcome::Delivered { .. });
+        let settlement = Settlement { key: key.clone(), delivered, ttl_ms };
+        Attempt { outcome, retry_count: Some(retry_count), settlement: Some(settlement) }
     };
 
     let Ok(headers) = origin_headers(event, config) else {
-        return (Outcome::OriginUnreachable, Some(retry_count));
+        return settle(Outcome::OriginUnreachable);
     };
     let answer = forward::send(origin_url, &event.body, headers, config.origin_timeout_ms).await;
     let outcome = match answer {
@@ -196,13 +241,7 @@ pub async fn forward_once(event: &Authentic, config: &Config, env: &Env) -> (Out
         OriginAnswer::Timeout => Outcome::OriginTimeout,
         OriginAnswer::Unreachable => Outcome::OriginUnreachable,
     };
-    // If recording fails, the key's lease or TTL still expires: at worst a
-    // retry is forwarded again, never lost.
-    let _ = match outcome {
-        Outcome::Delivered { .. } => idempotency::complete(env, &key, ttl_ms).await,
-        _ => idempotency::release(env, &key, ttl_ms).await,
-    };
-    (outcome, Some(retry_count))
+    settle(outcome)
 }
 
 /// The headers sent to the origin: nothing of the inbound request but these.
