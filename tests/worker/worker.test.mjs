@@ -159,6 +159,8 @@ describe("configuration fails closed", () => {
     ["no origin", (origin) => baseVars(origin, { ORIGIN_URL: undefined }), "ORIGIN_URL"],
     ["an http origin", (origin) => baseVars(origin, { ALLOW_INSECURE_ORIGIN: undefined }), "ORIGIN_URL"],
     ["a malformed number", (origin) => baseVars(origin, { MAX_BODY_BYTES: "lots" }), "MAX_BODY_BYTES"],
+    ["an origin that is not a URL", (origin) => baseVars(origin, { ORIGIN_URL: "https://exa mple.com/hook" }), "ORIGIN_URL"],
+    ["an origin that is not http(s)", (origin) => baseVars(origin, { ORIGIN_URL: "ftp://example.com/hook" }), "ORIGIN_URL"],
   ];
   for (const [name, vars, variable] of cases) {
     test(`${name}: 503 with Retry-After, nothing forwarded, /health says why`, async () => {
@@ -179,6 +181,18 @@ describe("configuration fails closed", () => {
       }
       assert.equal(origins.origin.received.length, 0);
     });
+  }
+});
+
+test("an https origin with a Unicode host name is accepted as written", async () => {
+  const origin = await startOrigin();
+  const edge = await startWorker(baseVars(origin, { ORIGIN_URL: "https://bücher.example/webhooks", ALLOW_INSECURE_ORIGIN: undefined }));
+  try {
+    const health = await edge.fetch("/health");
+    assert.deepEqual([health.status, (await health.json()).problems], [200, []]);
+  } finally {
+    await edge.dispose();
+    await origin.close();
   }
 });
 

@@ -5,7 +5,22 @@
 //! fails closed with 503 while any problem remains.
 
 use threetone_webhooks::Verifier;
-use worker::{Env, Url};
+use worker::Env;
+use worker::wasm_bindgen::{self, JsValue, prelude::wasm_bindgen};
+
+#[wasm_bindgen]
+extern "C" {
+    /// The runtime's own WHATWG URL parser: it handles every host the
+    /// runtime's `fetch` does (Unicode ones too), and costs the upload nothing.
+    #[wasm_bindgen(js_name = URL)]
+    type WhatwgUrl;
+    #[wasm_bindgen(constructor, js_class = "URL", catch)]
+    fn parse(url: &str) -> Result<WhatwgUrl, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn protocol(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn href(this: &WhatwgUrl) -> String;
+}
 
 /// Everything the Worker reads from its environment.
 pub struct Config {
@@ -13,8 +28,8 @@ pub struct Config {
     pub webhook_path: String,
     /// `WEBHOOK_SECRET` then `WEBHOOK_SECRETS_PREVIOUS`; `None` if not configured.
     pub verifier: Option<Verifier>,
-    /// Where verified events go (`ORIGIN_URL`).
-    pub origin_url: Option<Url>,
+    /// Where verified events go (`ORIGIN_URL`), normalized.
+    pub origin_url: Option<String>,
     /// Re-signs forwarded bodies for the origin (`ORIGIN_SECRET`).
     pub origin_signer: Option<Verifier>,
     /// Event types to forward (`FORWARD_EVENTS`); `None` forwards all.
@@ -212,20 +227,20 @@ impl Reader<'_> {
         Verifier::with_secrets(secrets).ok()
     }
 
-    fn origin_url(&mut self) -> Option<Url> {
+    fn origin_url(&mut self) -> Option<String> {
         let Some(text) = self.text("ORIGIN_URL") else {
             self.problem("ORIGIN_URL", "not set");
             return None;
         };
-        let Ok(url) = Url::parse(&text) else {
+        let Ok(url) = WhatwgUrl::parse(&text) else {
             self.problem("ORIGIN_URL", "not a URL");
             return None;
         };
         let insecure_allowed = self.text("ALLOW_INSECURE_ORIGIN").as_deref() == Some("true");
-        match url.scheme() {
-            "https" => Some(url),
-            "http" if insecure_allowed => Some(url),
-            "http" => {
+        match url.protocol().as_str() {
+            "https:" => Some(url.href()),
+            "http:" if insecure_allowed => Some(url.href()),
+            "http:" => {
                 self.problem(
                     "ORIGIN_URL",
                     "must be https (set ALLOW_INSECURE_ORIGIN=true for local work)",

@@ -5,7 +5,7 @@ use std::time::Duration;
 use futures_util::future::{Either, select};
 use worker::js_sys::Uint8Array;
 use worker::{
-    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect, Url,
+    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
 };
 
 /// How the origin answered.
@@ -20,13 +20,13 @@ pub enum OriginAnswer {
 }
 
 /// POSTs exactly `body` with exactly `headers` to `url`.
-pub async fn send(url: &Url, body: &[u8], headers: Headers, timeout_ms: u64) -> OriginAnswer {
+pub async fn send(url: &str, body: &[u8], headers: Headers, timeout_ms: u64) -> OriginAnswer {
     let mut init = RequestInit::new();
     init.with_method(Method::Post)
         .with_headers(headers)
         .with_body(Some(Uint8Array::from(body).into()))
         .with_redirect(RequestRedirect::Manual);
-    let Ok(request) = Request::new_with_init(url.as_str(), &init) else {
+    let Ok(request) = Request::new_with_init(url, &init) else {
         return OriginAnswer::Unreachable;
     };
     let controller = AbortController::default();
