@@ -30,7 +30,7 @@ test("wrangler dev serves the Worker, delivers a signed event, and stops cleanly
 
   assert.equal(code, 0, output);
   assert.match(output, /origin {2}<- call_started call_[0-9a-f]+: \d+ bytes, signature ok/);
-  assert.match(output, /sender {2}<- 200 \{"origin_status":200,"status":"delivered"\}/);
+  assert.match(output, /sender {2}<- 200 \{"status":"delivered","origin_status":200\}/);
   assert.doesNotMatch(output, /whsec_local_/, "the generated secret was printed");
   // Everything it started is gone: the Worker's port is free again.
   const stillListening = await new Promise((resolve) => {

@@ -1,30 +1,53 @@
 //! `/health` (public), `/logs` and `/test` (bearer `ADMIN_TOKEN`).
 
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use threetone_webhooks::{EventType, Timestamp, sample_event};
 use worker::{Date, Env, Request, Response, Result, js_sys};
 
-use crate::config::Config;
+use crate::config::{Config, Problem};
+use crate::dead_letters::Summary;
+use crate::delivery_log::Delivery;
+use crate::outcome::Answer;
 use crate::webhook::Inbound;
 use crate::{dead_letters, delivery_log, queue};
 
 /// Version reported by `/health`.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// The body of `/health`.
+#[derive(Serialize)]
+struct Health<'a> {
+    status: &'static str,
+    version: &'static str,
+    webhook_path: &'a str,
+    delivery_mode: &'static str,
+    secrets: usize,
+    origin_signing: bool,
+    admin: bool,
+    problems: &'a [Problem],
+}
+
+/// The body of `/logs`.
+#[derive(Serialize)]
+struct Logs {
+    webhook_id: &'static str,
+    recent_deliveries: Vec<Delivery>,
+    dead_letters: Vec<Summary>,
+}
+
 /// Whether the Worker can forward, which variables are wrong (names only), version.
 pub fn health(config: &Config) -> Result<Response> {
-    let body = json!({
-        "status": if config.is_ready() { "ok" } else { "not_configured" },
-        "version": VERSION,
-        "webhook_path": config.webhook_path,
-        "delivery_mode": config.delivery_mode.name(),
-        "secrets": config.verifier.as_ref().map_or(0, |verifier| verifier.secret_count()),
-        "origin_signing": config.origin_signer.is_some(),
-        "admin": config.admin_token.is_some(),
-        "problems": config.problems,
-    });
+    let body = Health {
+        status: if config.is_ready() { "ok" } else { "not_configured" },
+        version: VERSION,
+        webhook_path: &config.webhook_path,
+        delivery_mode: config.delivery_mode.name(),
+        secrets: config.verifier.as_ref().map_or(0, |verifier| verifier.secret_count()),
+        origin_signing: config.origin_signer.is_some(),
+        admin: config.admin_token.is_some(),
+        problems: &config.problems,
+    };
     Ok(Response::from_json(&body)?.with_status(if config.is_ready() { 200 } else { 503 }))
 }
 
@@ -33,13 +56,11 @@ pub async fn logs(request: &Request, config: &Config, env: &Env) -> Result<Respo
     if let Some(refusal) = refuse(request, config)? {
         return Ok(refusal);
     }
-    let deliveries = delivery_log::recent(env).await?;
-    let dead_letters = dead_letters::list(env).await?;
-    Response::from_json(&json!({
-        "webhook_id": "threetone-edge",
-        "recent_deliveries": deliveries,
-        "dead_letters": dead_letters,
-    }))
+    Response::from_json(&Logs {
+        webhook_id: "threetone-edge",
+        recent_deliveries: delivery_log::recent(env).await?,
+        dead_letters: dead_letters::list(env).await?,
+    })
 }
 
 #[derive(Deserialize)]
@@ -64,7 +85,11 @@ pub async fn replay(request: &mut Request, config: &Config, env: &Env) -> Result
             dead_letters::add(env, &queued, "replay_failed").await?;
         }
     }
-    Response::from_json(&json!({ "replayed": replayed }))
+    #[derive(Serialize)]
+    struct Replayed {
+        replayed: usize,
+    }
+    Response::from_json(&Replayed { replayed })
 }
 
 #[derive(Deserialize)]
@@ -85,15 +110,22 @@ pub async fn test_event(
         .ok()
         .and_then(|test| EventType::from_name(&test.event_type))
     else {
-        let known: Vec<&str> =
-            EventType::ALL.iter().map(|event_type| event_type.as_str()).collect();
-        let body = json!({ "error": "unknown_event_type", "expected": { "event_type": known } });
+        #[derive(Serialize)]
+        struct UnknownEventType {
+            error: &'static str,
+            expected: Expected,
+        }
+        #[derive(Serialize)]
+        struct Expected {
+            event_type: Vec<&'static str>,
+        }
+        let event_type = EventType::ALL.iter().map(|event_type| event_type.as_str()).collect();
+        let body =
+            UnknownEventType { error: "unknown_event_type", expected: Expected { event_type } };
         return Ok(Err(Response::from_json(&body)?.with_status(400)));
     };
     let Some(verifier) = &config.verifier else {
-        return Ok(Err(
-            Response::from_json(&json!({ "error": "not_configured" }))?.with_status(503)
-        ));
+        return Ok(Err(Answer::error("not_configured").into_response(503)?));
     };
     let now = (Date::now().as_millis() / 1000) as i64;
     let timestamp = Timestamp::from_unix_seconds(now).ok_or("clock out of range")?;
@@ -110,16 +142,14 @@ pub async fn test_event(
 /// `None` if the request carries the admin token; else the answer to give.
 fn refuse(request: &Request, config: &Config) -> Result<Option<Response>> {
     let Some(token) = &config.admin_token else {
-        return Ok(Some(
-            Response::from_json(&json!({ "error": "admin_disabled" }))?.with_status(403),
-        ));
+        return Ok(Some(Answer::error("admin_disabled").into_response(403)?));
     };
     let presented = request.headers().get("Authorization")?.unwrap_or_default();
     let presented = presented.strip_prefix("Bearer ").unwrap_or_default().trim();
     if bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
         return Ok(None);
     }
-    let mut response = Response::from_json(&json!({ "error": "unauthorized" }))?.with_status(401);
+    let mut response = Answer::error("unauthorized").into_response(401)?;
     response.headers_mut().set("WWW-Authenticate", "Bearer")?;
     Ok(Some(response))
 }

@@ -25,7 +25,7 @@ mod rate_limit;
 mod rpc;
 mod webhook;
 
-use serde_json::json;
+use serde::Serialize;
 use worker::{Context, Date, Env, Method, Request, Response, Result, console_log, event};
 
 // Talc instead of the default dlmalloc: a smaller upload.
@@ -38,7 +38,21 @@ pub use rate_limit::FailureCounter;
 
 use config::Config;
 use delivery_log::Delivery;
+use outcome::Answer;
 use webhook::Facts;
+
+/// The Worker's own log line for one request.
+#[derive(Serialize)]
+struct LogLine<'a> {
+    request_id: &'a str,
+    path: &'a str,
+    event: Option<&'a str>,
+    call_id: Option<&'a str>,
+    outcome: &'static str,
+    status: u16,
+    origin_status: Option<u16>,
+    latency_ms: u64,
+}
 
 #[event(fetch)]
 async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response> {
@@ -63,25 +77,23 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
                 Ok(inbound) => webhook::deliver(inbound, &config, &env, &request_id).await,
                 Err(refusal) => return Ok(refusal),
             },
-            _ => return Ok(Response::from_json(&json!({ "error": "not_found" }))?.with_status(404)),
+            _ => return Answer::error("not_found").into_response(404),
         }
     };
 
     let latency_ms = Date::now().as_millis().saturating_sub(started);
     // One JSON line per request: never the body, a header value or a secret.
-    console_log!(
-        "{}",
-        json!({
-            "request_id": request_id,
-            "path": path,
-            "event": facts.event,
-            "call_id": facts.call_id,
-            "outcome": outcome.name(),
-            "status": outcome.status(),
-            "origin_status": outcome.origin_status(),
-            "latency_ms": latency_ms,
-        })
-    );
+    let line = LogLine {
+        request_id: &request_id,
+        path: &path,
+        event: facts.event.as_deref(),
+        call_id: facts.call_id.as_deref(),
+        outcome: outcome.name(),
+        status: outcome.status(),
+        origin_status: outcome.origin_status(),
+        latency_ms,
+    };
+    console_log!("{}", serde_json::to_string(&line)?);
     let delivery = outcome.delivery_status().map(|status| {
         Delivery::new(
             started,

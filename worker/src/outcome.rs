@@ -1,12 +1,38 @@
 //! Every answer the webhook route can give, in one place: status, JSON body,
 //! headers, and how it is logged.
 
-use serde_json::json;
+use serde::Serialize;
 use threetone_webhooks::PayloadError;
 use worker::{Headers, Response, Result};
 
 /// Seconds a sender should wait before retrying a temporary failure.
 const RETRY_AFTER_SECONDS: u64 = 5;
+
+/// A JSON answer: `{"status": ...}` on success, `{"error": <code>}` on
+/// failure, with details where there are some.
+#[derive(Debug, Default, Serialize)]
+pub struct Answer<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub origin_status: Option<u16>,
+}
+
+impl<'a> Answer<'a> {
+    /// `{"error": code}`.
+    pub fn error(code: &'a str) -> Self {
+        Self { error: Some(code), ..Self::default() }
+    }
+
+    /// This answer as a JSON response with `status`.
+    pub fn into_response(self, status: u16) -> Result<Response> {
+        Ok(Response::from_json(&self)?.with_status(status))
+    }
+}
 
 /// The outcome of one webhook request.
 #[derive(Debug)]
@@ -155,21 +181,29 @@ impl Outcome {
         if let Self::MethodNotAllowed = self {
             headers.set("Allow", "POST")?;
         }
-        let body = match self {
+        let answer = match &self {
             Self::OriginRejected { body, .. } => {
-                return Ok(Response::from_bytes(body)?.with_status(status).with_headers(headers));
+                return Ok(Response::from_bytes(body.clone())?
+                    .with_status(status)
+                    .with_headers(headers));
             }
-            Self::Delivered { origin_status } => {
-                json!({ "status": "delivered", "origin_status": origin_status })
+            Self::Delivered { origin_status } => Answer {
+                status: Some("delivered"),
+                origin_status: Some(*origin_status),
+                ..Answer::default()
+            },
+            Self::Duplicate | Self::Ignored | Self::Queued => {
+                Answer { status: Some(self.name()), ..Answer::default() }
             }
-            Self::Duplicate | Self::Ignored | Self::Queued => json!({ "status": self.name() }),
-            Self::Rejected(error) => json!({ "error": error.code(), "message": error.to_string() }),
+            Self::Rejected(error) => {
+                Answer { message: Some(error.to_string()), ..Answer::error(error.code()) }
+            }
             Self::OriginFailed { status } => {
-                json!({ "error": self.name(), "origin_status": status })
+                Answer { origin_status: Some(*status), ..Answer::error(self.name()) }
             }
-            _ => json!({ "error": self.name() }),
+            _ => Answer::error(self.name()),
         };
         headers.set("Content-Type", "application/json")?;
-        Ok(Response::from_json(&body)?.with_status(status).with_headers(headers))
+        Ok(answer.into_response(status)?.with_headers(headers))
     }
 }

@@ -15,9 +15,16 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
     action: &str,
     body: &B,
 ) -> Result<R> {
+    let answer = send(env, binding, name, action, serde_json::to_string(body)?).await?;
+    Ok(serde_json::from_str(&answer)?)
+}
+
+/// The untyped part of [`call`], kept out of its instances: one copy of the
+/// request and its future for every action.
+async fn send(env: &Env, binding: &str, name: &str, action: &str, body: String) -> Result<String> {
     let stub = env.durable_object(binding)?.id_from_name(name)?.get_stub()?;
     let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(serde_json::to_string(body)?.into()));
+    init.with_method(Method::Post).with_body(Some(body.into()));
     let request = Request::new_with_init(&format!("https://durable-object/{action}"), &init)?;
     let mut response = stub.fetch_with_request(request).await?;
     if response.status_code() != 200 {
@@ -26,7 +33,7 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
             response.status_code()
         )));
     }
-    Ok(serde_json::from_str(&response.text().await?)?)
+    response.text().await
 }
 
 /// A call as the object receives it.

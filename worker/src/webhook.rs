@@ -4,7 +4,6 @@
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use threetone_webhooks::{Options, PayloadError, SIGNATURE_HEADER, validate_event};
 use worker::{Date, Env, Headers, Method, Request};
 
@@ -286,6 +285,9 @@ fn is_json(content_type: &str) -> bool {
 
 /// The `event` field of a body that did not validate, if it has one.
 fn event_name_of_invalid(body: &[u8]) -> Option<String> {
-    let value: Value = serde_json::from_slice(body).ok()?;
-    value.get("event")?.as_str().map(String::from)
+    #[derive(Deserialize)]
+    struct Named {
+        event: String,
+    }
+    serde_json::from_slice::<Named>(body).ok().map(|named| named.event)
 }
