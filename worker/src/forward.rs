@@ -4,9 +4,8 @@ use std::time::Duration;
 
 use futures_util::future::{Either, select};
 use worker::js_sys::Uint8Array;
-use worker::{
-    AbortController, Delay, Fetch, Headers, Method, Request, RequestInit, RequestRedirect,
-};
+use worker::wasm_bindgen::JsValue;
+use worker::{AbortController, Delay, Fetch, Headers, Request, Result, web_sys};
 
 /// How the origin answered.
 #[derive(Debug)]
@@ -19,14 +18,21 @@ pub enum OriginAnswer {
     Unreachable,
 }
 
+/// A POST of `body` with `headers` to `url`, redirects not followed. Built
+/// with web-sys directly: the worker crate's `RequestInit` carries the
+/// conversion of every Cloudflare `cf` option, which would weigh on the upload.
+pub fn post(url: &str, body: &JsValue, headers: &Headers) -> Result<Request> {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers.0);
+    init.set_body(body);
+    init.set_redirect(web_sys::RequestRedirect::Manual);
+    Ok(web_sys::Request::new_with_str_and_init(url, &init)?.into())
+}
+
 /// POSTs exactly `body` with exactly `headers` to `url`.
 pub async fn send(url: &str, body: &[u8], headers: Headers, timeout_ms: u64) -> OriginAnswer {
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post)
-        .with_headers(headers)
-        .with_body(Some(Uint8Array::from(body).into()))
-        .with_redirect(RequestRedirect::Manual);
-    let Ok(request) = Request::new_with_init(url, &init) else {
+    let Ok(request) = post(url, &Uint8Array::from(body).into(), &headers) else {
         return OriginAnswer::Unreachable;
     };
     let controller = AbortController::default();

@@ -37,7 +37,7 @@ const SWEEP_INTERVAL_MS: u64 = 15 * 60 * 1000;
 
 /// What a claim found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "result", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Claim {
     /// This request delivers the event; `attempt` counts deliveries seen, from 1.
     Acquired { attempt: u32 },

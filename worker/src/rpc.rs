@@ -5,7 +5,9 @@
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use worker::{Env, Error, Method, Request, RequestInit, Response, Result};
+use worker::{Env, Error, Headers, Request, Response, Result};
+
+use crate::forward;
 
 /// Sends `action` with a JSON `body` to the object `name` of `binding`.
 pub async fn call<B: Serialize, R: DeserializeOwned>(
@@ -23,9 +25,8 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
 /// request and its future for every action.
 async fn send(env: &Env, binding: &str, name: &str, action: &str, body: String) -> Result<String> {
     let stub = env.durable_object(binding)?.id_from_name(name)?.get_stub()?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_body(Some(body.into()));
-    let request = Request::new_with_init(&format!("https://durable-object/{action}"), &init)?;
+    let url = format!("https://durable-object/{action}");
+    let request = forward::post(&url, &body.into(), &Headers::new())?;
     let mut response = stub.fetch_with_request(request).await?;
     if response.status_code() != 200 {
         return Err(Error::RustError(format!(
