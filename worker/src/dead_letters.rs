@@ -3,16 +3,13 @@
 //! their bodies) and `/dead-letters/replay` can queue them again.
 
 use serde::{Deserialize, Serialize};
-use worker::{
-    Date, DurableObject, Env, ListOptions, Request, Response, Result, State, durable_object,
-};
+use worker::{Date, DurableObject, Env, Request, Response, Result, State, durable_object};
 
 use crate::queue::Queued;
 use crate::rpc;
 
 const BINDING: &str = "DEAD_LETTERS";
 const NAME: &str = "all";
-const PREFIX: &str = "dl:";
 
 /// A dead letter as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -70,26 +67,36 @@ pub struct DeadLetterStore {
 }
 
 impl DeadLetterStore {
-    async fn stored(&self) -> Result<Vec<Stored>> {
-        let entries =
-            self.state.storage().list_with_options(ListOptions::new().prefix(PREFIX)).await?;
-        Ok(entries.values().into_iter().filter_map(|value| parse_stored(value.ok()?)).collect())
+    /// All dead letters, oldest first (ids are time-ordered).
+    fn stored(&self) -> Result<Vec<Stored>> {
+        #[derive(Deserialize)]
+        struct Row {
+            stored: String,
+        }
+        let rows: Vec<Row> = self
+            .state
+            .storage()
+            .sql()
+            .exec("SELECT stored FROM dead_letters ORDER BY id", None)?
+            .to_array()?;
+        // Stored as JSON text (bodies included, as byte arrays).
+        Ok(rows.iter().filter_map(|row| serde_json::from_str(&row.stored).ok()).collect())
     }
-}
-
-/// Stored values are JSON text (bodies included, as byte arrays).
-fn parse_stored(value: worker::wasm_bindgen::JsValue) -> Option<Stored> {
-    serde_json::from_str(&value.as_string()?).ok()
 }
 
 impl DurableObject for DeadLetterStore {
     fn new(state: State, _env: Env) -> Self {
+        // Errors here surface on the first query instead.
+        let _ = state.storage().sql().exec(
+            "CREATE TABLE IF NOT EXISTS dead_letters (id TEXT PRIMARY KEY, stored TEXT NOT NULL)",
+            None,
+        );
         Self { state }
     }
 
     async fn fetch(&self, request: Request) -> Result<Response> {
         let call = rpc::Received::read(request).await?;
-        let storage = self.state.storage();
+        let sql = self.state.storage().sql();
         match call.action.as_str() {
             "add" => {
                 let AddCall { queued, error } = call.body()?;
@@ -97,13 +104,15 @@ impl DurableObject for DeadLetterStore {
                 // Time-ordered ids; the request id keeps them unique.
                 let id = format!("{at_ms:015}-{}", queued.event.request_id);
                 let stored = Stored { id: id.clone(), queued, error, at_ms };
-                storage.put(&format!("{PREFIX}{id}"), serde_json::to_string(&stored)?).await?;
+                sql.exec(
+                    "INSERT INTO dead_letters (id, stored) VALUES (?, ?)",
+                    vec![id.into(), serde_json::to_string(&stored)?.into()],
+                )?;
                 Response::from_json(&())
             }
             "list" => {
                 let summaries: Vec<Summary> = self
-                    .stored()
-                    .await?
+                    .stored()?
                     .into_iter()
                     .map(|stored| Summary {
                         id: stored.id,
@@ -119,13 +128,15 @@ impl DurableObject for DeadLetterStore {
             "take" => {
                 let TakeCall { ids } = call.body()?;
                 let taken: Vec<Stored> = self
-                    .stored()
-                    .await?
+                    .stored()?
                     .into_iter()
                     .filter(|stored| ids.as_ref().is_none_or(|ids| ids.contains(&stored.id)))
                     .collect();
                 for stored in &taken {
-                    storage.delete(&format!("{PREFIX}{}", stored.id)).await?;
+                    sql.exec(
+                        "DELETE FROM dead_letters WHERE id = ?",
+                        vec![stored.id.as_str().into()],
+                    )?;
                 }
                 Response::from_json(
                     &taken.into_iter().map(|stored| stored.queued).collect::<Vec<_>>(),

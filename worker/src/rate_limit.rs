@@ -12,11 +12,10 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use worker::{Date, DurableObject, Env, Request, Response, Result, State, durable_object};
 
-use crate::idempotency::now_plus;
+use crate::idempotency::{integer, now_plus};
 use crate::rpc;
 
 const BINDING: &str = "FAILURES";
-const WINDOW: &str = "window";
 /// Addresses remembered per isolate; beyond it the oldest are dropped.
 const LOCAL_CAPACITY: usize = 10_000;
 
@@ -40,7 +39,8 @@ struct Limit {
     window_ms: u64,
 }
 
-#[derive(Serialize, Deserialize)]
+/// The one row of an object's table.
+#[derive(Deserialize)]
 struct Window {
     start_ms: u64,
     failures: u64,
@@ -82,6 +82,12 @@ pub struct FailureCounter {
 
 impl DurableObject for FailureCounter {
     fn new(state: State, _env: Env) -> Self {
+        // Errors here surface on the first query instead.
+        let _ = state.storage().sql().exec(
+            "CREATE TABLE IF NOT EXISTS failure_window (id INTEGER PRIMARY KEY CHECK (id = 0), \
+             start_ms INTEGER NOT NULL, failures INTEGER NOT NULL)",
+            None,
+        );
         Self { state }
     }
 
@@ -92,8 +98,11 @@ impl DurableObject for FailureCounter {
         }
         let Limit { max_failures, window_ms } = call.body()?;
         let storage = self.state.storage();
+        let sql = storage.sql();
         let now = Date::now().as_millis();
-        let window = match storage.get::<Window>(WINDOW).await? {
+        let stored =
+            sql.exec("SELECT start_ms, failures FROM failure_window", None)?.to_array::<Window>()?.pop();
+        let window = match stored {
             Some(window) if now < window.start_ms + window_ms => {
                 Window { failures: window.failures + 1, ..window }
             }
@@ -104,7 +113,11 @@ impl DurableObject for FailureCounter {
             limited: window.failures > max_failures,
             retry_after_seconds: (end - now).div_ceil(1000).max(1),
         };
-        storage.put(WINDOW, window).await?;
+        sql.exec(
+            "INSERT INTO failure_window (id, start_ms, failures) VALUES (0, ?, ?) ON CONFLICT (id) \
+             DO UPDATE SET start_ms = excluded.start_ms, failures = excluded.failures",
+            vec![integer(window.start_ms), integer(window.failures)],
+        )?;
         storage.set_alarm(now_plus(end, 0)).await?;
         Response::from_json(&verdict)
     }
