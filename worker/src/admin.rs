@@ -1,13 +1,13 @@
 //! `/health` (public), `/logs` and `/test` (bearer `ADMIN_TOKEN`).
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use subtle::ConstantTimeEq;
 use threetone_webhooks::{EventType, Timestamp, sample_event};
 use worker::{Date, Env, Request, Response, Result, js_sys};
 
 use crate::config::{Config, Problem};
 use crate::dead_letters::Summary;
-use crate::delivery_log::Delivery;
 use crate::outcome::Answer;
 use crate::webhook::Inbound;
 use crate::{dead_letters, delivery_log, queue};
@@ -32,7 +32,7 @@ struct Health<'a> {
 #[derive(Serialize)]
 struct Logs {
     webhook_id: &'static str,
-    recent_deliveries: Vec<Delivery>,
+    recent_deliveries: Vec<Box<RawValue>>,
     dead_letters: Vec<Summary>,
 }
 

@@ -5,6 +5,7 @@
 //! an entry is written in the same call that settles the event's key.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use threetone_webhooks::Timestamp;
 use worker::{Date, Env, Result, SqlStorage};
 
@@ -14,7 +15,7 @@ use crate::idempotency::{self, integer};
 pub const CAPACITY: usize = 100;
 
 /// One delivery, as `/logs` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Delivery {
     /// When the edge answered (RFC 3339).
     pub timestamp: String,
@@ -28,16 +29,16 @@ pub struct Delivery {
     /// Time spent at the edge.
     pub delivery_time_ms: u64,
     /// Earlier deliveries of the same event seen by the edge.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub retry_count: Option<u32>,
     /// What went wrong, for failures.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Status the origin answered with, when it was reached.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub origin_status: Option<u16>,
     /// The call the event concerns.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub call_id: Option<String>,
     /// The edge's request id (also sent to the origin as `X-Request-Id`).
     pub request_id: String,
@@ -127,14 +128,15 @@ pub fn list(sql: &SqlStorage) -> Result<Vec<Logged>> {
     .to_array()
 }
 
-/// The most recent deliveries of all shards, newest first. Each shard keeps
-/// its own last [`CAPACITY`], so the newest [`CAPACITY`] overall are among them.
-pub async fn recent(env: &Env) -> Result<Vec<Delivery>> {
+/// The most recent deliveries of all shards, newest first, as the JSON they
+/// were written as. Each shard keeps its own last [`CAPACITY`], so the newest
+/// [`CAPACITY`] overall are among them.
+pub async fn recent(env: &Env) -> Result<Vec<Box<RawValue>>> {
     let mut logged = idempotency::logs(env).await?;
     logged.sort_by_key(|logged| std::cmp::Reverse(logged.at_ms));
     Ok(logged
-        .iter()
+        .into_iter()
         .take(CAPACITY)
-        .filter_map(|logged| serde_json::from_str(&logged.entry).ok())
+        .filter_map(|logged| RawValue::from_string(logged.entry).ok())
         .collect())
 }

@@ -100,8 +100,10 @@ impl DurableObject for FailureCounter {
         let storage = self.state.storage();
         let sql = storage.sql();
         let now = Date::now().as_millis();
-        let stored =
-            sql.exec("SELECT start_ms, failures FROM failure_window", None)?.to_array::<Window>()?.pop();
+        let stored = sql
+            .exec("SELECT start_ms, failures FROM failure_window", None)?
+            .to_array::<Window>()?
+            .pop();
         let window = match stored {
             Some(window) if now < window.start_ms + window_ms => {
                 Window { failures: window.failures + 1, ..window }
