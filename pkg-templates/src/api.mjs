@@ -111,8 +111,9 @@ function headerValue(signature) {
 
 function optionArguments(options = {}) {
   const { maxAgeSeconds, now, allowUnknownEvents = true } = options;
+  if (maxAgeSeconds == null) return [undefined, 0, allowUnknownEvents]; // the clock is read only for freshness
   const nowSeconds = now instanceof Date ? now.getTime() / 1000 : (now ?? Date.now() / 1000);
-  return [maxAgeSeconds ?? undefined, nowSeconds, allowUnknownEvents];
+  return [maxAgeSeconds, nowSeconds, allowUnknownEvents];
 }
 
 function verifyWith(verifier, body, signature) {
