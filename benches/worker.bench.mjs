@@ -166,7 +166,7 @@ console.log(`added by the edge: p50 +${fmt(edge.p50 - base.p50)} ms, p99 +${fmt(
   `CPU +${fmt(edge.cpuMs - base.cpuMs)} ms/request, throughput ${fmt(edge.perSecond / base.perSecond, 2)}x`);
 const floor = results["pass-through + 1 DO call"];
 console.log(`one Durable Object round trip alone adds p50 +${fmt(floor.p50 - base.p50)} ms, CPU +${fmt(floor.cpuMs - base.cpuMs)} ms/request`);
-console.log("(the edge's extra work per forward: verify and validate, and two Durable Object calls for idempotency: claim before, complete after)");
+console.log("(the edge's extra work per forward: verify and validate, one Durable Object call (the claim) before forwarding, and one after the answer (settlement and delivery log, not awaited))");
 
 const outdir = mkdtempSync(join(tmpdir(), "threetone-edge-dry-run-"));
 const output = execFileSync(process.execPath, [`${ROOT}worker/node_modules/wrangler/bin/wrangler.js`, "deploy", "--dry-run", "--outdir", outdir], {
