@@ -29,6 +29,7 @@ use serde::Serialize;
 use worker::{Context, Date, Env, Method, Request, Response, Result, console_log, event};
 
 // Talc instead of the default dlmalloc: a smaller upload.
+#[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
