@@ -184,7 +184,7 @@ describe("configuration fails closed", () => {
   }
 });
 
-test("an https origin with a Unicode host name is accepted as written", async () => {
+test("an https origin with a Unicode host name is accepted", async () => {
   const origin = await startOrigin();
   const edge = await startWorker(baseVars(origin, { ORIGIN_URL: "https://bücher.example/webhooks", ALLOW_INSECURE_ORIGIN: undefined }));
   try {

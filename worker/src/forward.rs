@@ -1,4 +1,5 @@
-//! Forwarding to the origin, with a timeout.
+//! Forwarding to the origin, with a timeout; and the POST request that both
+//! this and the Durable Object calls ([`crate::rpc`]) send.
 
 use std::time::Duration;
 
