@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 
-import { DURABLE_OBJECTS, ROOT, baseVars, event, sign, startOrigin } from "../tests/worker/harness.mjs";
+import { EDGE_SCRIPT, ROOT, baseVars, event, sign, startOrigin } from "../tests/worker/harness.mjs";
 import { createRequire } from "node:module";
 
 const { values: args } = parseArgs({
@@ -65,11 +65,7 @@ const mf = new Miniflare({
   workers: [
     {
       name: "edge",
-      modules: true,
-      scriptPath: `${ROOT}worker/build/index.js`,
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-      compatibilityDate: "2026-04-26",
-      durableObjects: DURABLE_OBJECTS,
+      ...EDGE_SCRIPT,
       bindings: baseVars(origin),
     },
     { name: "pass-through", modules: true, script: PASS_THROUGH, compatibilityDate: "2026-04-26", bindings: { ORIGIN_URL: origin.url } },

@@ -90,6 +90,19 @@ export const workerOutput = [];
 /** The queue of queue mode (producer binding EVENTS, consumed by the same Worker). */
 const QUEUE = "threetone-events";
 
+/** The built Worker as Miniflare loads it: its entry module, worker-build's
+ * ES module and the wasm beside it. */
+export const EDGE_SCRIPT = {
+  modules: true,
+  scriptPath: `${ROOT}worker/entry.mjs`,
+  modulesRules: [
+    { type: "ESModule", include: ["**/*.js"] },
+    { type: "CompiledWasm", include: ["**/*.wasm"] },
+  ],
+  compatibilityDate: "2026-04-26",
+  durableObjects: DURABLE_OBJECTS,
+};
+
 /** The built Worker in workerd, with `vars` as its environment (and a queue in queue mode). */
 export async function startWorker(vars) {
   const queue =
@@ -98,11 +111,7 @@ export async function startWorker(vars) {
       : {};
   const mf = new Miniflare({
     ...queue,
-    modules: true,
-    scriptPath: `${ROOT}worker/build/index.js`,
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    compatibilityDate: "2026-04-26",
-    durableObjects: DURABLE_OBJECTS,
+    ...EDGE_SCRIPT,
     bindings: Object.fromEntries(Object.entries(vars).filter(([, value]) => value !== undefined)),
     handleRuntimeStdio(stdout, stderr) {
       for (const stream of [stdout, stderr]) {

@@ -3,6 +3,7 @@
 //! their bodies) and `/dead-letters/replay` can queue them again.
 
 use serde::{Deserialize, Serialize};
+use worker::wasm_bindgen::{self, JsValue, prelude::wasm_bindgen};
 use worker::{Date, DurableObject, Env, Request, Response, Result, State, durable_object};
 
 use crate::queue::Queued;
@@ -66,6 +67,29 @@ pub struct DeadLetterStore {
     state: State,
 }
 
+impl DurableObject for DeadLetterStore {
+    fn new(state: State, _env: Env) -> Self {
+        // Errors here surface on the first query instead.
+        let _ = state.storage().sql().exec(
+            "CREATE TABLE IF NOT EXISTS dead_letters (id TEXT PRIMARY KEY, stored TEXT NOT NULL)",
+            None,
+        );
+        Self { state }
+    }
+
+    async fn fetch(&self, _: Request) -> Result<Response> {
+        rpc::not_http()
+    }
+}
+
+#[wasm_bindgen]
+impl DeadLetterStore {
+    /// The object's RPC method ([`rpc`]).
+    pub fn handle(&self, action: String, body: String) -> std::result::Result<String, JsValue> {
+        self.answer(&action, &body).map_err(JsValue::from)
+    }
+}
+
 impl DeadLetterStore {
     /// All dead letters, oldest first (ids are time-ordered).
     fn stored(&self) -> Result<Vec<Stored>> {
@@ -82,24 +106,12 @@ impl DeadLetterStore {
         // Stored as JSON text (bodies included, as byte arrays).
         Ok(rows.iter().filter_map(|row| serde_json::from_str(&row.stored).ok()).collect())
     }
-}
 
-impl DurableObject for DeadLetterStore {
-    fn new(state: State, _env: Env) -> Self {
-        // Errors here surface on the first query instead.
-        let _ = state.storage().sql().exec(
-            "CREATE TABLE IF NOT EXISTS dead_letters (id TEXT PRIMARY KEY, stored TEXT NOT NULL)",
-            None,
-        );
-        Self { state }
-    }
-
-    async fn fetch(&self, request: Request) -> Result<Response> {
-        let call = rpc::Received::read(request).await?;
+    fn answer(&self, action: &str, body: &str) -> Result<String> {
         let sql = self.state.storage().sql();
-        match call.action.as_str() {
+        match action {
             "add" => {
-                let AddCall { queued, error } = call.body()?;
+                let AddCall { queued, error } = rpc::body(body)?;
                 let at_ms = Date::now().as_millis();
                 // Time-ordered ids; the request id keeps them unique.
                 let id = format!("{at_ms:015}-{}", queued.event.request_id);
@@ -108,7 +120,7 @@ impl DurableObject for DeadLetterStore {
                     "INSERT INTO dead_letters (id, stored) VALUES (?, ?)",
                     vec![id.into(), serde_json::to_string(&stored)?.into()],
                 )?;
-                Response::from_json(&())
+                rpc::answer(&())
             }
             "list" => {
                 let summaries: Vec<Summary> = self
@@ -123,10 +135,10 @@ impl DurableObject for DeadLetterStore {
                         dead_lettered_at_ms: stored.at_ms,
                     })
                     .collect();
-                Response::from_json(&summaries)
+                rpc::answer(&summaries)
             }
             "take" => {
-                let TakeCall { ids } = call.body()?;
+                let TakeCall { ids } = rpc::body(body)?;
                 let taken: Vec<Stored> = self
                     .stored()?
                     .into_iter()
@@ -138,11 +150,9 @@ impl DurableObject for DeadLetterStore {
                         vec![stored.id.as_str().into()],
                     )?;
                 }
-                Response::from_json(
-                    &taken.into_iter().map(|stored| stored.queued).collect::<Vec<_>>(),
-                )
+                rpc::answer(&taken.into_iter().map(|stored| stored.queued).collect::<Vec<_>>())
             }
-            other => rpc::unknown_action(other),
+            other => Err(rpc::unknown_action(other)),
         }
     }
 }

@@ -1,5 +1,4 @@
-//! Forwarding to the origin, with a timeout; and the POST request that both
-//! this and the Durable Object calls ([`crate::rpc`]) send.
+//! Forwarding to the origin, with a timeout.
 
 use std::time::Duration;
 
@@ -22,7 +21,7 @@ pub enum OriginAnswer {
 /// A POST of `body` with `headers` to `url`, redirects not followed. Built
 /// with web-sys directly: the worker crate's `RequestInit` carries the
 /// conversion of every Cloudflare `cf` option, which would weigh on the upload.
-pub fn post(url: &str, body: &JsValue, headers: &Headers) -> Result<Request> {
+fn post(url: &str, body: &JsValue, headers: &Headers) -> Result<Request> {
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_headers(&headers.0);

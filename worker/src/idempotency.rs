@@ -20,6 +20,7 @@
 use std::cell::Cell;
 
 use serde::{Deserialize, Serialize};
+use worker::wasm_bindgen::{self, JsValue, prelude::wasm_bindgen};
 use worker::{
     Date, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State,
     durable_object,
@@ -147,32 +148,8 @@ impl DurableObject for IdempotencyStore {
         Self { state, sweep_scheduled: Cell::new(false) }
     }
 
-    async fn fetch(&self, request: Request) -> Result<Response> {
-        let call = rpc::Received::read(request).await?;
-        let sql = self.state.storage().sql();
-        let now = Date::now().as_millis();
-        // Each call reads and writes without an await in between: no other
-        // call of this object runs in the meantime.
-        let response = match call.action.as_str() {
-            "claim" => {
-                let ClaimCall { key, lease_ms, ttl_ms } = call.body()?;
-                Response::from_json(&claim_in(&sql, now, key, lease_ms, ttl_ms)?)
-            }
-            "record" => {
-                let RecordCall { settlement, delivery } = call.body()?;
-                if let Some(settlement) = settlement {
-                    settle_in(&sql, now, settlement)?;
-                }
-                if let Some(delivery) = delivery {
-                    delivery_log::append(&sql, now, delivery)?;
-                }
-                Response::from_json(&())
-            }
-            "list" => return Response::from_json(&delivery_log::list(&sql)?),
-            other => return rpc::unknown_action(other),
-        };
-        self.schedule_sweep(now).await?;
-        response
+    async fn fetch(&self, _: Request) -> Result<Response> {
+        rpc::not_http()
     }
 
     async fn alarm(&self) -> Result<Response> {
@@ -194,7 +171,46 @@ impl DurableObject for IdempotencyStore {
     }
 }
 
+#[wasm_bindgen(wasm_bindgen_futures = worker::wasm_bindgen_futures, js_sys = worker::js_sys)]
 impl IdempotencyStore {
+    /// The object's RPC method ([`rpc`]).
+    pub async fn handle(
+        &self,
+        action: String,
+        body: String,
+    ) -> std::result::Result<String, JsValue> {
+        self.answer(&action, &body).await.map_err(JsValue::from)
+    }
+}
+
+impl IdempotencyStore {
+    async fn answer(&self, action: &str, body: &str) -> Result<String> {
+        let sql = self.state.storage().sql();
+        let now = Date::now().as_millis();
+        // Each call reads and writes without an await in between: no other
+        // call of this object runs in the meantime.
+        let answer = match action {
+            "claim" => {
+                let ClaimCall { key, lease_ms, ttl_ms } = rpc::body(body)?;
+                rpc::answer(&claim_in(&sql, now, key, lease_ms, ttl_ms)?)
+            }
+            "record" => {
+                let RecordCall { settlement, delivery } = rpc::body(body)?;
+                if let Some(settlement) = settlement {
+                    settle_in(&sql, now, settlement)?;
+                }
+                if let Some(delivery) = delivery {
+                    delivery_log::append(&sql, now, delivery)?;
+                }
+                rpc::answer(&())
+            }
+            "list" => return rpc::answer(&delivery_log::list(&sql)?),
+            other => return Err(rpc::unknown_action(other)),
+        };
+        self.schedule_sweep(now).await?;
+        answer
+    }
+
     async fn schedule_sweep(&self, now: u64) -> Result<()> {
         if self.sweep_scheduled.get() {
             return Ok(());

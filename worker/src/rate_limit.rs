@@ -10,6 +10,7 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
+use worker::wasm_bindgen::{self, JsValue, prelude::wasm_bindgen};
 use worker::{Date, DurableObject, Env, Request, Response, Result, State, durable_object};
 
 use crate::idempotency::{integer, now_plus};
@@ -91,12 +92,34 @@ impl DurableObject for FailureCounter {
         Self { state }
     }
 
-    async fn fetch(&self, request: Request) -> Result<Response> {
-        let call = rpc::Received::read(request).await?;
-        if call.action != "fail" {
-            return rpc::unknown_action(&call.action);
+    async fn fetch(&self, _: Request) -> Result<Response> {
+        rpc::not_http()
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        self.state.storage().delete_all().await?;
+        Response::empty()
+    }
+}
+
+#[wasm_bindgen(wasm_bindgen_futures = worker::wasm_bindgen_futures, js_sys = worker::js_sys)]
+impl FailureCounter {
+    /// The object's RPC method ([`rpc`]).
+    pub async fn handle(
+        &self,
+        action: String,
+        body: String,
+    ) -> std::result::Result<String, JsValue> {
+        self.answer(&action, &body).await.map_err(JsValue::from)
+    }
+}
+
+impl FailureCounter {
+    async fn answer(&self, action: &str, body: &str) -> Result<String> {
+        if action != "fail" {
+            return Err(rpc::unknown_action(action));
         }
-        let Limit { max_failures, window_ms } = call.body()?;
+        let Limit { max_failures, window_ms } = rpc::body(body)?;
         let storage = self.state.storage();
         let sql = storage.sql();
         let now = Date::now().as_millis();
@@ -121,11 +144,6 @@ impl DurableObject for FailureCounter {
             vec![integer(window.start_ms), integer(window.failures)],
         )?;
         storage.set_alarm(now_plus(end, 0)).await?;
-        Response::from_json(&verdict)
-    }
-
-    async fn alarm(&self) -> Result<Response> {
-        self.state.storage().delete_all().await?;
-        Response::empty()
+        rpc::answer(&verdict)
     }
 }

@@ -1,13 +1,34 @@
-//! JSON calls between the Worker and its Durable Objects: one helper for
-//! every object, so each object only names its actions and their bodies.
-//! Bodies are read and written by serde_json inside wasm, one crossing of the
-//! JS boundary each way.
+//! Calls between the Worker and its Durable Objects, over Workers RPC.
+//!
+//! Every object of this Worker exposes one RPC method, `handle(action, body)`,
+//! with a JSON body and a JSON answer: each object only names its actions and
+//! their bodies. RPC instead of `fetch` to the object: no `Request` and
+//! `Response` are built and read on either side, which halves the cost of a
+//! call in workerd (BENCHMARKS.md).
+//!
+//! workers-rs makes a Durable Object's `#[wasm_bindgen]` methods callable over
+//! RPC once its class derives from the runtime's `DurableObject`, which
+//! `cargo xtask worker` declares in the built module (worker-build 0.8.7 only
+//! does so for emscripten builds).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use worker::{Env, Error, Headers, Request, Response, Result};
+use worker::wasm_bindgen::{self, JsValue, prelude::wasm_bindgen};
+use worker::wasm_bindgen_futures::JsFuture;
+use worker::{Env, Error, Response, Result, js_sys};
 
-use crate::forward;
+#[wasm_bindgen]
+extern "C" {
+    /// A stub of one of this Worker's Durable Objects, seen through RPC.
+    type ObjectStub;
+
+    #[wasm_bindgen(method, catch)]
+    fn handle(
+        this: &ObjectStub,
+        action: &str,
+        body: &str,
+    ) -> std::result::Result<js_sys::Promise, JsValue>;
+}
 
 /// Sends `action` with a JSON `body` to the object `name` of `binding`.
 pub async fn call<B: Serialize, R: DeserializeOwned>(
@@ -17,47 +38,36 @@ pub async fn call<B: Serialize, R: DeserializeOwned>(
     action: &str,
     body: &B,
 ) -> Result<R> {
-    let answer = send(env, binding, name, action, serde_json::to_string(body)?).await?;
+    let answer = send(env, binding, name, action, &serde_json::to_string(body)?).await?;
     Ok(serde_json::from_str(&answer)?)
 }
 
 /// The untyped part of [`call`], kept out of its instances: one copy of the
-/// request and its future for every action.
-async fn send(env: &Env, binding: &str, name: &str, action: &str, body: String) -> Result<String> {
-    let stub = env.durable_object(binding)?.id_from_name(name)?.get_stub()?;
-    let url = format!("https://durable-object/{action}");
-    let request = forward::post(&url, &body.into(), &Headers::new())?;
-    let mut response = stub.fetch_with_request(request).await?;
-    if response.status_code() != 200 {
-        return Err(Error::RustError(format!(
-            "{binding} {action} answered {}",
-            response.status_code()
-        )));
-    }
-    response.text().await
+/// call and its future for every action.
+async fn send(env: &Env, binding: &str, name: &str, action: &str, body: &str) -> Result<String> {
+    let stub: ObjectStub = env.durable_object(binding)?.id_from_name(name)?.get_stub()?.into_rpc();
+    let answer = JsFuture::from(stub.handle(action, body)?).await?;
+    answer
+        .as_string()
+        .ok_or_else(|| Error::RustError(format!("{binding} {action} answered no text")))
 }
 
-/// A call as the object receives it.
-pub struct Received {
-    /// The action it names.
-    pub action: String,
-    body: String,
+/// The body of a call, as the action's type.
+pub fn body<B: DeserializeOwned>(body: &str) -> Result<B> {
+    Ok(serde_json::from_str(body)?)
 }
 
-impl Received {
-    /// Reads the action and the body of a call.
-    pub async fn read(mut request: Request) -> Result<Self> {
-        let action = request.path().trim_start_matches('/').to_string();
-        Ok(Self { action, body: request.text().await? })
-    }
-
-    /// The body, as the action's type.
-    pub fn body<B: DeserializeOwned>(&self) -> Result<B> {
-        Ok(serde_json::from_str(&self.body)?)
-    }
+/// An action's answer, as `handle` returns it.
+pub fn answer<T: Serialize>(answer: &T) -> Result<String> {
+    Ok(serde_json::to_string(answer)?)
 }
 
-/// Answer for an action the object does not have.
-pub fn unknown_action(action: &str) -> Result<Response> {
-    Response::error(format!("unknown action {action}"), 404)
+/// The error for an action the object does not have.
+pub fn unknown_action(action: &str) -> Error {
+    Error::RustError(format!("unknown action {action}"))
+}
+
+/// The answer of an object's `fetch`: its calls come over RPC only.
+pub fn not_http() -> Result<Response> {
+    Response::error("this object answers RPC calls only", 404)
 }

@@ -1,0 +1,16 @@
+// The Worker's entry: the module worker-build writes, with its Durable
+// Object classes declared as deriving from the runtime's DurableObject.
+// workerd offers RPC (how the Worker calls its objects, src/rpc.rs) only on
+// such classes, and worker-build 0.8.7 declares it for emscripten builds
+// alone; this does what it does there.
+import { DurableObject } from "cloudflare:workers";
+
+import worker, { DeadLetterStore, FailureCounter, IdempotencyStore } from "./build/index.js";
+
+for (const object of [DeadLetterStore, FailureCounter, IdempotencyStore]) {
+  Object.setPrototypeOf(object.prototype, DurableObject.prototype);
+  Object.setPrototypeOf(object, DurableObject);
+}
+
+export { DeadLetterStore, FailureCounter, IdempotencyStore };
+export default worker;
