@@ -106,11 +106,18 @@ function workerdCpuSeconds() {
 
 async function run(worker, requests) {
   const target = await mf.getWorker(worker);
+  // With Content-Length, as a sender of a buffered JSON body sends it
+  // (Miniflare would otherwise stream it chunked).
   const send = (body) =>
     target.fetch("http://edge.test/webhooks/threetone", {
       method: "POST",
       body,
-      headers: { "content-type": "application/json", "x-threetone-signature": sign(body), "cf-connecting-ip": "127.0.0.1" },
+      headers: {
+        "content-type": "application/json",
+        "content-length": String(Buffer.byteLength(body)),
+        "x-threetone-signature": sign(body),
+        "cf-connecting-ip": "127.0.0.1",
+      },
     });
   // Unique events, so the edge forwards each one (no duplicates).
   const bodies = Array.from({ length: requests }, (_, i) => event("call_ended", { id: `${worker}-${i}-${Math.random()}` }));

@@ -471,6 +471,39 @@ describe("admin endpoints", () => {
     for (const id of ids) assert.ok(logged.includes(id), `${id} missing from /logs`);
   });
 
+  test("/logs counts an event's deliveries in retry_count and keeps the newest 100", async () => {
+    const logged = async (until) => {
+      for (let i = 0; i < 50; i++) {
+        const { recent_deliveries } = await (await ctx.edge.fetch("/logs", { headers: bearer })).json();
+        if (until(recent_deliveries)) return recent_deliveries;
+        await sleep(50);
+      }
+      assert.fail("/logs never showed the expected deliveries");
+    };
+    const id = `retried-${Math.random().toString(36).slice(2)}`;
+    const body = event("call_ended", { id });
+    ctx.origin.answer(() => ({ status: 500 }));
+    assert.equal((await ctx.edge.post(body)).status, 502);
+    ctx.origin.answer(() => ({ status: 200 }));
+    assert.equal((await ctx.edge.post(body)).status, 200);
+    assert.equal((await ctx.edge.post(body)).status, 200);
+    const ofEvent = (deliveries) => deliveries.filter((delivery) => delivery.call_id === `call_${id}`);
+    const deliveries = ofEvent(await logged((all) => ofEvent(all).length === 3));
+    // Newest first: the duplicate, the delivery, the failure.
+    assert.deepEqual(
+      deliveries.map((delivery) => [delivery.status, delivery.retry_count]),
+      [["duplicate", 2], ["success", 1], ["failed", 0]],
+    );
+
+    const ids = Array.from({ length: 110 }, (_, i) => `many-${i}-${Math.random().toString(36).slice(2)}`);
+    for (const each of ids) assert.equal((await ctx.edge.post(event("call_ended", { id: each }))).status, 200);
+    const newest = ids.slice(10).map((each) => `call_${each}`);
+    const shown = await logged((all) => newest.every((callId) => all.some((delivery) => delivery.call_id === callId)));
+    assert.equal(shown.length, 100);
+    assert.equal(shown[0].call_id, newest.at(-1));
+    assert.ok(!shown.some((delivery) => delivery.call_id === `call_${ids[0]}`));
+  });
+
   test("without ADMIN_TOKEN the admin endpoints are disabled", async () => {
     const edge = await startWorker(baseVars(ctx.origin, { ADMIN_TOKEN: undefined }));
     try {

@@ -105,17 +105,29 @@ pub fn create_table(sql: &SqlStorage) {
     );
 }
 
-/// Appends an entry (a [`Delivery`] as JSON) to a shard's log and drops
-/// what fell off its end.
+/// How many appends a shard makes between two trims of its log: a trim is a
+/// statement of its own, and [`list`] reads only the last [`CAPACITY`] anyway.
+const TRIM_EVERY: u64 = 32;
+
+/// Appends an entry (a [`Delivery`] as JSON) to a shard's log; every
+/// [`TRIM_EVERY`] appends, drops what fell off its end.
 pub fn append(sql: &SqlStorage, now: u64, entry: String) -> Result<()> {
-    sql.exec(
-        "INSERT INTO delivery_log (at_ms, entry) VALUES (?, ?)",
-        vec![integer(now), entry.into()],
-    )?;
-    sql.exec(
-        "DELETE FROM delivery_log WHERE seq <= (SELECT MAX(seq) FROM delivery_log) - ?",
-        vec![integer(CAPACITY as u64)],
-    )?;
+    #[derive(Deserialize)]
+    struct Appended {
+        seq: u64,
+    }
+    let Appended { seq } = sql
+        .exec(
+            "INSERT INTO delivery_log (at_ms, entry) VALUES (?, ?) RETURNING seq",
+            vec![integer(now), entry.into()],
+        )?
+        .one()?;
+    if seq % TRIM_EVERY == 0 {
+        sql.exec(
+            "DELETE FROM delivery_log WHERE seq <= ?",
+            vec![integer(seq.saturating_sub(CAPACITY as u64))],
+        )?;
+    }
     Ok(())
 }
 

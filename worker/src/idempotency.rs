@@ -242,10 +242,23 @@ fn claim_in(sql: &SqlStorage, now: u64, key: String, lease_ms: u64, ttl_ms: u64)
     Ok(claim)
 }
 
+/// One statement: the attempts counted by the claims stay, unless the entry
+/// expired meanwhile (then it counts as absent, as in [`entry`]).
 fn settle_in(sql: &SqlStorage, now: u64, settlement: Settlement) -> Result<()> {
-    let attempts = entry(sql, &settlement.key, now)?.map_or(0, |entry| entry.attempts);
     let state = if settlement.delivered { DELIVERED } else { FAILED };
-    upsert(sql, settlement.key, state, now, attempts, now.saturating_add(settlement.ttl_ms))
+    sql.exec(
+        "INSERT INTO deliveries (key, state, since_ms, attempts, expires_ms) VALUES (?1, ?2, ?3, 0, ?4) \
+         ON CONFLICT (key) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms, \
+         attempts = CASE WHEN deliveries.expires_ms > ?3 THEN deliveries.attempts ELSE 0 END, \
+         expires_ms = excluded.expires_ms",
+        vec![
+            settlement.key.into(),
+            state.into(),
+            integer(now),
+            integer(now.saturating_add(settlement.ttl_ms)),
+        ],
+    )?;
+    Ok(())
 }
 
 /// The entry of `key`; an expired entry counts as absent, swept or not.
