@@ -33,24 +33,23 @@ const PASS_THROUGH = `export default {
   },
 };`;
 
-// The floor of idempotency: the same pass-through plus one round trip to a
-// SQLite-backed Durable Object that records the event's signature.
+// The floor of idempotency: the same pass-through plus one RPC round trip to
+// a SQLite-backed Durable Object that records the event's signature.
 const PASS_THROUGH_ONE_DO_CALL = `import { DurableObject } from "cloudflare:workers";
 export class Seen extends DurableObject {
   constructor(ctx, env) {
     super(ctx, env);
     ctx.storage.sql.exec("CREATE TABLE IF NOT EXISTS seen (key TEXT PRIMARY KEY)");
   }
-  async fetch(request) {
-    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO seen (key) VALUES (?)", await request.text());
-    return new Response("ok");
+  claim(key) {
+    this.ctx.storage.sql.exec("INSERT OR IGNORE INTO seen (key) VALUES (?)", key);
   }
 }
 export default {
   async fetch(request, env) {
     const signature = request.headers.get("x-threetone-signature") ?? "";
     const stub = env.SEEN.get(env.SEEN.idFromName("shard-" + signature.slice(-1)));
-    await (await stub.fetch("https://durable-object/claim", { method: "POST", body: signature })).text();
+    await stub.claim(signature);
     const response = await fetch(env.ORIGIN_URL, {
       method: "POST",
       body: await request.arrayBuffer(),

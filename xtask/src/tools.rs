@@ -86,12 +86,12 @@ pub const WASM_FEATURES: [&str; 7] = [
 /// rustc flags for our wasm builds: simd128 gives sha2 its SIMD backend.
 pub const WASM_RUSTFLAGS: &str = "-C target-feature=+simd128";
 
-/// Optimizes `input` for size into `output` with binaryen's wasm-opt (from
-/// `tools_dir`'s npm packages), dropping debug names and the metadata
-/// sections no runtime reads.
-pub fn wasm_opt(tools_dir: &Path, input: &Path, output: &Path) -> Result<(), String> {
+/// Optimizes `input` into `output` with binaryen's wasm-opt (from
+/// `tools_dir`'s npm packages) at `level` (`-O3`, `-Oz`), dropping debug
+/// names and the metadata sections no runtime reads.
+pub fn wasm_opt(tools_dir: &Path, level: &str, input: &Path, output: &Path) -> Result<(), String> {
     let mut wasm_opt = Command::new(npm_bin(tools_dir, "wasm-opt"));
-    wasm_opt.arg(input).args(["-Oz", "--strip-debug", "--strip-producers"]);
+    wasm_opt.arg(input).args([level, "--strip-debug", "--strip-producers"]);
     wasm_opt.args(["--strip-target-features", "-o"]).arg(output);
     for feature in WASM_FEATURES {
         wasm_opt.arg(format!("--enable-{feature}"));

@@ -38,7 +38,7 @@ pub fn build() -> Result<(), String> {
         .env("CARGO_PROFILE_RELEASE_OPT_LEVEL", "z"))?;
     // worker-build keeps debug names (about 140 KB); the upload does without.
     let wasm = dir.join("build/index_bg.wasm");
-    tools::wasm_opt(&dir, &wasm, &wasm)
+    tools::wasm_opt(&dir, "-Oz", &wasm, &wasm)
 }
 
 /// End-to-end tests in workerd (Miniflare) and a `wrangler dev` smoke test.
