@@ -3,7 +3,6 @@
 //! their bodies) and `/dead-letters/replay` can queue them again.
 
 use serde::{Deserialize, Serialize};
-use worker::wasm_bindgen::{self, JsValue, prelude::wasm_bindgen};
 use worker::{Date, DurableObject, Env, Request, Response, Result, State, durable_object};
 
 use crate::queue::Queued;
@@ -82,13 +81,7 @@ impl DurableObject for DeadLetterStore {
     }
 }
 
-#[wasm_bindgen]
-impl DeadLetterStore {
-    /// The object's RPC method ([`rpc`]).
-    pub fn handle(&self, action: String, body: String) -> std::result::Result<String, JsValue> {
-        self.answer(&action, &body).map_err(JsValue::from)
-    }
-}
+rpc::object_method!(DeadLetterStore);
 
 impl DeadLetterStore {
     /// All dead letters, oldest first (ids are time-ordered).
@@ -107,7 +100,7 @@ impl DeadLetterStore {
         Ok(rows.iter().filter_map(|row| serde_json::from_str(&row.stored).ok()).collect())
     }
 
-    fn answer(&self, action: &str, body: &str) -> Result<String> {
+    async fn answer(&self, action: &str, body: &str) -> Result<String> {
         let sql = self.state.storage().sql();
         match action {
             "add" => {

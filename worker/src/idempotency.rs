@@ -20,7 +20,6 @@
 use std::cell::Cell;
 
 use serde::{Deserialize, Serialize};
-use worker::wasm_bindgen::{self, JsValue, prelude::wasm_bindgen};
 use worker::{
     Date, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State,
     durable_object,
@@ -171,17 +170,7 @@ impl DurableObject for IdempotencyStore {
     }
 }
 
-#[wasm_bindgen(wasm_bindgen_futures = worker::wasm_bindgen_futures, js_sys = worker::js_sys)]
-impl IdempotencyStore {
-    /// The object's RPC method ([`rpc`]).
-    pub async fn handle(
-        &self,
-        action: String,
-        body: String,
-    ) -> std::result::Result<String, JsValue> {
-        self.answer(&action, &body).await.map_err(JsValue::from)
-    }
-}
+rpc::object_method!(IdempotencyStore);
 
 impl IdempotencyStore {
     async fn answer(&self, action: &str, body: &str) -> Result<String> {

@@ -10,7 +10,6 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
-use worker::wasm_bindgen::{self, JsValue, prelude::wasm_bindgen};
 use worker::{Date, DurableObject, Env, Request, Response, Result, State, durable_object};
 
 use crate::idempotency::{integer, now_plus};
@@ -102,17 +101,7 @@ impl DurableObject for FailureCounter {
     }
 }
 
-#[wasm_bindgen(wasm_bindgen_futures = worker::wasm_bindgen_futures, js_sys = worker::js_sys)]
-impl FailureCounter {
-    /// The object's RPC method ([`rpc`]).
-    pub async fn handle(
-        &self,
-        action: String,
-        body: String,
-    ) -> std::result::Result<String, JsValue> {
-        self.answer(&action, &body).await.map_err(JsValue::from)
-    }
-}
+rpc::object_method!(FailureCounter);
 
 impl FailureCounter {
     async fn answer(&self, action: &str, body: &str) -> Result<String> {
