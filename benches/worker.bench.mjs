@@ -69,7 +69,7 @@ const mf = new Miniflare({
     },
     { name: "pass-through", modules: true, script: PASS_THROUGH, compatibilityDate: "2026-04-26", bindings: { ORIGIN_URL: origin.url } },
     {
-      name: "pass-through + 1 DO call",
+      name: "pass-through + 1 DO RPC call",
       modules: true,
       script: PASS_THROUGH_ONE_DO_CALL,
       compatibilityDate: "2026-04-26",
@@ -146,7 +146,7 @@ async function run(worker, requests) {
 }
 
 const results = {};
-const WORKERS = ["pass-through", "pass-through + 1 DO call", "edge"];
+const WORKERS = ["pass-through", "pass-through + 1 DO RPC call", "edge"];
 for (const worker of [...WORKERS, ...WORKERS]) {
   // Two alternating rounds; keep each worker's better one (the machine is shared and noisy).
   const result = await run(worker, REQUESTS);
@@ -166,7 +166,7 @@ const edge = results.edge;
 const base = results["pass-through"];
 console.log(`added by the edge: p50 +${fmt(edge.p50 - base.p50)} ms, p99 +${fmt(edge.p99 - base.p99)} ms, ` +
   `CPU +${fmt(edge.cpuMs - base.cpuMs)} ms/request, throughput ${fmt(edge.perSecond / base.perSecond, 2)}x`);
-const floor = results["pass-through + 1 DO call"];
+const floor = results["pass-through + 1 DO RPC call"];
 console.log(`one Durable Object round trip alone adds p50 +${fmt(floor.p50 - base.p50)} ms, CPU +${fmt(floor.cpuMs - base.cpuMs)} ms/request`);
 console.log("(the edge's extra work per forward: verify and validate, one Durable Object call (the claim) before forwarding, and one after the answer (settlement and delivery log, not awaited))");
 
