@@ -499,8 +499,9 @@ describe("admin endpoints", () => {
     for (const each of ids) assert.equal((await ctx.edge.post(event("call_ended", { id: each }))).status, 200);
     const newest = ids.slice(10).map((each) => `call_${each}`);
     const shown = await logged((all) => newest.every((callId) => all.some((delivery) => delivery.call_id === callId)));
+    // All of the newest 100, so nothing older (shards' entries logged in the
+    // same millisecond may come in either order, so order is not asserted here).
     assert.equal(shown.length, 100);
-    assert.equal(shown[0].call_id, newest.at(-1));
     assert.ok(!shown.some((delivery) => delivery.call_id === `call_${ids[0]}`));
   });
 
