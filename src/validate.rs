@@ -15,6 +15,7 @@
 //! assert!(error.to_string().contains("$.data.duration_seconds"));
 //! ```
 
+mod json;
 mod scan;
 mod shape;
 

@@ -5,12 +5,14 @@
 //! body's own signature gives what `parse_event` gives, and with a wrong one
 //! fails on the signature; an accepted event answers `event_name()` and
 //! `call_id()`, serializes to the same JSON value as the body (no field lost or
-//! changed), and parsing that JSON again gives an equal event.
+//! changed), and parsing that JSON again gives an equal event. And the
+//! validator's own JSON reader calls the body invalid JSON exactly when
+//! serde_json refuses to parse it.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
-use threetone_webhooks::{Error, Event, Options, Verifier, VerifyError, parse_event};
+use threetone_webhooks::{Error, Event, Options, PayloadError, Verifier, VerifyError, parse_event, validate_event};
 
 /// Secret of the verifier (the one in ThreeTone's documentation).
 const SECRET: &str = "your_webhook_secret_key";
@@ -30,6 +32,11 @@ fuzz_target!(|body: &[u8]| {
         let parsed = parse_event(body, &options);
         let constructed = verifier.construct_event(body, &signed, &options);
         assert_eq!(constructed, parsed.clone().map_err(Error::from));
+        // Not `parsed`: parse_event's own serde_json pass would hide a body the
+        // reader wrongly accepts.
+        let validated = validate_event(body, &options);
+        let invalid_json = matches!(validated, Err(PayloadError::InvalidJson { .. }));
+        assert_eq!(invalid_json, serde_json::from_slice::<Value>(body).is_err());
         if let Ok(event) = parsed {
             check_event(body, &event);
         }

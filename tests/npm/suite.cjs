@@ -89,6 +89,36 @@ module.exports = async function runSuite(lib, vectors, peerSign) {
     }
   }
 
+  // The validator scans strings 16 bytes at a time (WebAssembly SIMD): every
+  // byte that ends a plain run, at every place in the first three blocks of
+  // a string that is captured (call_id) and of one that is skipped.
+  const inserts = {
+    valid: ['\\"', "\\\\", "\\n", "\\u00e9", "\\ud83d\\ude00", "/", "\u00e9", "\u65e5", "\u{1f600}", "\u007f"].map(utf8),
+    invalid: [[0x01], [0x09], [0x1f], [0x22], [0x5c], [0xff], [0xc3, 0x78], [0xc0, 0x80], [0xed, 0xa0, 0x80], [0xf4, 0x90, 0x80, 0x80]],
+  };
+  const agentBusy = (callId, note) =>
+    new Uint8Array([...utf8('{"event":"agent_busy","timestamp":"2024-01-15T10:30:00Z","data":{"call_id":"'), ...callId, ...utf8('","note":"'), ...note, ...utf8('"}}')]);
+  let scanFailures = 0;
+  for (let at = 0; at <= 40; at++) {
+    const plain = (insert) => [...utf8("x".repeat(at)), ...insert, ...utf8("y".repeat(40 - at))];
+    for (const [validity, list] of Object.entries(inserts)) {
+      for (const insert of list) {
+        for (const body of [agentBusy(plain(insert), utf8("n")), agentBusy(utf8("c"), plain(insert))]) {
+          const expected = validity === "valid" ? JSON.parse(strictUtf8.decode(body)).data : "invalid_json";
+          const got = (() => {
+            try {
+              return lib.parseEvent(body).data;
+            } catch (error) {
+              return error.code;
+            }
+          })();
+          if (!deepEqual(got, expected)) scanFailures += 1;
+        }
+      }
+    }
+  }
+  check("the string scan finds every special byte at every offset", scanFailures === 0, `${scanFailures} cases wrong`);
+
   // The seed's four payloads, signed by the peer, through constructEvent.
   for (const [name, text] of Object.entries(vectors.seeds)) {
     const signature = await peerSign("whsec_seed", utf8(text));
