@@ -44,6 +44,7 @@ impl SyntaxError {
 
 /// A JSON value as the reader meets it: a scalar whole, an array or an
 /// object by its opening bracket (its contents come next).
+#[derive(Clone, Copy)]
 pub(crate) enum Token<'a> {
     Null,
     Bool,
@@ -85,11 +86,10 @@ pub(crate) struct Text<'a> {
 impl<'a> Text<'a> {
     /// The string's value; borrowed from the body unless it holds escapes.
     pub(crate) fn decode(self) -> Cow<'a, str> {
-        // The reader checked that the string is UTF-8 and its escapes valid,
-        // so nothing here is ever replaced.
+        // The reader checked that the string is UTF-8 and its escapes valid:
+        // the fallbacks (empty, U+FFFD) are never taken.
         if !self.escaped {
-            return core::str::from_utf8(self.raw)
-                .map_or_else(|_| String::from_utf8_lossy(self.raw), Cow::Borrowed);
+            return Cow::Borrowed(core::str::from_utf8(self.raw).unwrap_or_default());
         }
         let mut bytes = Vec::with_capacity(self.raw.len());
         let mut rest = self.raw;
@@ -100,7 +100,7 @@ impl<'a> Text<'a> {
             rest = rest.get(backslash + 1 + length..).unwrap_or_default();
         }
         bytes.extend_from_slice(rest);
-        Cow::Owned(String::from_utf8_lossy(&bytes).into_owned())
+        Cow::Owned(String::from_utf8(bytes).unwrap_or_default())
     }
 
     /// Whether the string's value is `value`; decodes only a string with escapes.

@@ -12,7 +12,7 @@ use alloc::borrow::Cow;
 use alloc::string::{String, ToString};
 use core::fmt;
 
-use super::json::{Number, Reader, SyntaxError, Text, Token};
+use super::json::{Number, Reader, SyntaxError, Token};
 use super::shape::{Field, Kind};
 use crate::error::PayloadError;
 use crate::event::{EventType, SentimentScore, Timestamp};
@@ -150,27 +150,49 @@ struct ValueCheck<'p> {
 }
 
 impl ValueCheck<'_> {
+    /// The error for a value this check does not accept.
     #[cold]
     #[inline(never)]
-    fn mismatch(&self, found: Found<'_>) -> Stop {
+    fn reject(&self, token: Token<'_>) -> Stop {
+        let text;
+        let found = match token {
+            Token::Null => Found::Null,
+            Token::Bool => Found::Flag,
+            Token::Number(Number::Unsigned(value)) => Found::Unsigned(value),
+            Token::Number(Number::Negative(value)) => Found::Signed(value),
+            Token::Number(Number::Float(_)) => Found::Float,
+            Token::String(string) => {
+                text = string.decode();
+                Found::Text(&text)
+            }
+            Token::Array => Found::Array,
+            Token::Object => Found::Object,
+        };
         fail(&self.path, format_args!("expected {}, found {found}", self.kind))
     }
 
     /// Reads the next value and checks it.
     fn check<'a>(&self, reader: &mut Reader<'a>) -> Result<Option<Cow<'a, str>>, Stop> {
-        let (accepted, found) = match reader.token()? {
-            Token::Null => (self.nullable, Found::Null),
-            Token::Bool => (matches!(self.kind, Kind::Flag), Found::Flag),
-            Token::Number(number) => (self.number(number), Found::from(number)),
-            Token::String(text) => return self.text(text),
+        let token = reader.token()?;
+        let accepted = match token {
+            Token::Null => self.nullable,
+            Token::Bool => matches!(self.kind, Kind::Flag),
+            Token::Number(number) => self.number(number),
+            Token::String(text) => match self.kind {
+                Kind::Text => true,
+                Kind::OneOf(values) => values.iter().any(|value| text.is(value)),
+                _ => false,
+            },
             Token::Array => return self.array(reader),
             Token::Object => return self.object(reader),
         };
-        if accepted || matches!(self.kind, Kind::Any) {
-            Ok(None)
-        } else {
-            Err(self.mismatch(found))
+        if !accepted && !matches!(self.kind, Kind::Any) {
+            return Err(self.reject(token));
         }
+        Ok(match token {
+            Token::String(text) if self.capture => Some(text.decode()),
+            _ => None,
+        })
     }
 
     fn number(&self, number: Number<'_>) -> bool {
@@ -180,18 +202,6 @@ impl ValueCheck<'_> {
             Kind::Score => SentimentScore::in_range(number.value()),
             _ => false,
         }
-    }
-
-    fn text<'a>(&self, text: Text<'a>) -> Result<Option<Cow<'a, str>>, Stop> {
-        let accepted = match self.kind {
-            Kind::Text | Kind::Any => true,
-            Kind::OneOf(values) => values.iter().any(|value| text.is(value)),
-            _ => false,
-        };
-        if !accepted {
-            return Err(self.mismatch(Found::Text(&text.decode())));
-        }
-        Ok(self.capture.then(|| text.decode()))
     }
 
     fn array(&self, reader: &mut Reader<'_>) -> Result<Option<Cow<'static, str>>, Stop> {
@@ -210,7 +220,7 @@ impl ValueCheck<'_> {
                 }
             }
             Kind::Any => reader.skip_rest(&Token::Array)?,
-            _ => return Err(self.mismatch(Found::Array)),
+            _ => return Err(self.reject(Token::Array)),
         }
         Ok(None)
     }
@@ -223,7 +233,7 @@ impl ValueCheck<'_> {
                 reader.skip_rest(&Token::Object)?;
                 Ok(None)
             }
-            _ => Err(self.mismatch(Found::Object)),
+            _ => Err(self.reject(Token::Object)),
         }
     }
 
@@ -271,16 +281,6 @@ impl ValueCheck<'_> {
     }
 }
 
-impl From<Number<'_>> for Found<'_> {
-    fn from(number: Number<'_>) -> Self {
-        match number {
-            Number::Unsigned(value) => Self::Unsigned(value),
-            Number::Negative(value) => Self::Signed(value),
-            Number::Float(_) => Self::Float,
-        }
-    }
-}
-
 /// The `data` of an unknown event type may hold anything; a string `call_id`
 /// is still picked up for logs.
 static ANY_FIELDS: &[Field] = &[Field { name: "call_id", kind: Kind::Any, required: false }];
@@ -323,31 +323,16 @@ fn data_check<'p>(path: &'p Path<'p>, event_type: Option<EventType>) -> ValueChe
     }
 }
 
-/// The shape error for a body whose top-level value is not an object.
-#[cold]
-#[inline(never)]
-fn not_an_object(token: Token<'_>) -> Stop {
-    let text;
-    let found = match token {
-        Token::Null => Found::Null,
-        Token::Bool => Found::Flag,
-        Token::Number(number) => Found::from(number),
-        Token::String(string) => {
-            text = string.decode();
-            Found::Text(&text)
-        }
-        Token::Array => Found::Array,
-        Token::Object => Found::Object,
-    };
-    fail(&Path::ROOT, format_args!("expected an object, found {found}"))
-}
-
 /// Reads the envelope and checks `data` against the payload of its type.
 fn envelope<'a>(reader: &mut Reader<'a>) -> Result<Envelope<'a>, Stop> {
     let root = Path::ROOT;
     match reader.token()? {
         Token::Object => {}
-        other => return Err(not_an_object(other)),
+        other => {
+            let object =
+                ValueCheck { path: root, kind: &Kind::Object, nullable: false, capture: false };
+            return Err(object.reject(other));
+        }
     }
     let mut name = None;
     let mut timestamp = None;
