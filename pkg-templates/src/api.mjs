@@ -3,7 +3,7 @@
 // values to it and turns failures into WebhookVerificationError.
 
 import { EVENT_TYPES, SAMPLE_ID, SAMPLE_TEMPLATES, SAMPLE_TIMESTAMP } from "./events.mjs";
-import { Verifier, parseBytes } from "./glue.mjs";
+import { Input, Verifier, parse, wasmMemory } from "./glue.mjs";
 
 export { EVENT_TYPES };
 
@@ -24,19 +24,45 @@ export class WebhookVerificationError extends Error {
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 
-// Reused for string bodies up to 64 KiB, so encoding one allocates nothing.
-let scratch = new Uint8Array(3 * 1024);
-const SCRATCH_LIMIT = 3 * 64 * 1024;
+// Each core call reads its header and body from one reused buffer in wasm
+// memory (the core's Input), written here by the engine's native encoder or
+// a byte copy: wasm-bindgen's own arguments would allocate and free a buffer
+// for each, and copy a string in character by character. The buffer is made
+// at the first call: where the wasm loads asynchronously (the inline entry's
+// top-level await), this module runs before it is ready.
+let input = null;
+let memory = null;
+let memoryBytes = new Uint8Array(0);
+// The header goes first, into a view kept while the buffer stays put: making
+// a view costs as much as encoding a 71-byte header into it.
+const HEADER_VIEW_BYTES = 256;
+let headerView = memoryBytes.subarray(0, 0);
+let headerViewStart = -1;
+/** Byte lengths of what `place` last wrote. */
+const placed = { header: 0, body: 0 };
 
-/** The UTF-8 bytes of a raw body, valid until the next call. The engine's
- * encoder is native: several times faster than encoding a string into wasm
- * memory from JavaScript. */
-function bytesOf(raw) {
-  if (typeof raw !== "string") return raw;
-  const needed = raw.length * 3; // the most UTF-8 bytes a UTF-16 string can take
-  if (needed > SCRATCH_LIMIT) return utf8Encoder.encode(raw);
-  if (needed > scratch.length) scratch = new Uint8Array(needed);
-  return scratch.subarray(0, utf8Encoder.encodeInto(raw, scratch).written);
+/** Writes `header`, then the raw body, into the core's input. */
+function place(header, raw) {
+  // A string takes at most 3 UTF-8 bytes per UTF-16 unit.
+  const headerCapacity = Math.max(HEADER_VIEW_BYTES, header.length * 3);
+  const bodyCapacity = typeof raw === "string" ? raw.length * 3 : raw.length;
+  input ??= new Input();
+  const start = input.reserve(headerCapacity + bodyCapacity);
+  // Growing wasm memory detaches every view of it.
+  if (memoryBytes.byteLength === 0) memoryBytes = new Uint8Array((memory ??= wasmMemory()).buffer);
+  if (start !== headerViewStart || headerView.byteLength === 0) {
+    headerView = memoryBytes.subarray(start, start + HEADER_VIEW_BYTES);
+    headerViewStart = start;
+  }
+  const headerBytes = headerCapacity === HEADER_VIEW_BYTES ? headerView : memoryBytes.subarray(start, start + headerCapacity);
+  placed.header = header === "" ? 0 : utf8Encoder.encodeInto(header, headerBytes).written;
+  const bodyStart = start + placed.header;
+  if (typeof raw === "string") {
+    placed.body = utf8Encoder.encodeInto(raw, memoryBytes.subarray(bodyStart, bodyStart + bodyCapacity)).written;
+  } else {
+    memoryBytes.set(raw, bodyStart);
+    placed.body = raw.length;
+  }
 }
 
 /** Throws the error a failure from the core describes, releasing it first. */
@@ -117,24 +143,22 @@ function optionArguments(options = {}) {
 }
 
 function verifyWith(verifier, body, signature) {
-  const raw = rawBody(body, "verify");
-  const header = headerValue(signature);
-  return verifier.verifyBytes(bytesOf(raw), header);
+  place(headerValue(signature), rawBody(body, "verify"));
+  return verifier.verify(input, placed.header, placed.body);
 }
 
 function constructWith(verifier, body, signature, options) {
   const raw = rawBody(body, "constructEvent");
-  const header = headerValue(signature);
-  const args = optionArguments(options);
-  const failure = verifier.constructBytes(bytesOf(raw), header, ...args);
+  place(headerValue(signature), raw);
+  const failure = verifier.construct(input, placed.header, placed.body, ...optionArguments(options));
   if (failure !== undefined) raise(failure);
   // Validated by the core: parse the exact bytes with the runtime's own parser.
   return JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw));
 }
 
 function signWith(verifier, body) {
-  const raw = rawBody(body, "sign");
-  return verifier.signBytes(bytesOf(raw));
+  place("", rawBody(body, "sign"));
+  return verifier.sign(input, placed.body);
 }
 
 /** Whether `signature` is a valid signature of `body` under `secret` (or any of several). */
@@ -164,8 +188,8 @@ export function constructEvent(body, signature, secret, options) {
 /** Parses and validates an event whose authenticity is already established. */
 export function parseEvent(body, options) {
   const raw = rawBody(body, "parseEvent");
-  const args = optionArguments(options);
-  const failure = parseBytes(bytesOf(raw), ...args);
+  place("", raw);
+  const failure = parse(input, placed.body, ...optionArguments(options));
   if (failure !== undefined) raise(failure);
   return JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw));
 }

@@ -119,6 +119,18 @@ module.exports = async function runSuite(lib, vectors, peerSign) {
   }
   check("the string scan finds every special byte at every offset", scanFailures === 0, `${scanFailures} cases wrong`);
 
+  // Inputs go into one reused buffer in wasm memory: a body that makes wasm
+  // memory grow (and moves the buffer), then small ones again, as bytes and
+  // as a string with multi-byte characters.
+  for (const size of [64, 4 * 1024 * 1024, 16, 300 * 1024, 64]) {
+    const text = "\u00e9\u65e5x".repeat(Math.ceil(size / 3)).slice(0, size);
+    const bytes = utf8(text);
+    const signature = await peerSign("grow", bytes);
+    check(`a ${size}-character body verifies as bytes and as a string`, lib.verify(bytes, signature, "grow") && lib.verify(text, signature, "grow"));
+    check(`a ${size}-character body signs as the peer does`, lib.sign(text, "grow") === signature);
+    check(`a ${size}-character body with a wrong signature fails`, !lib.verify(text, signature.replace(/.$/, (c) => (c === "0" ? "1" : "0")), "grow"));
+  }
+
   // The seed's four payloads, signed by the peer, through constructEvent.
   for (const [name, text] of Object.entries(vectors.seeds)) {
     const signature = await peerSign("whsec_seed", utf8(text));
