@@ -245,13 +245,8 @@ impl ValueCheck<'_> {
     ) -> Result<Option<Cow<'a, str>>, Stop> {
         let mut present = 0_u64; // bit i: fields[i] was seen (payloads! asserts < 64 fields)
         let mut call_id = None;
-        let mut member = 0;
-        while let Some(key) = reader.next_key(member)? {
-            member += 1;
-            let Some(index) = fields.iter().position(|field| key.is(field.name)) else {
-                reader.skip()?;
-                continue;
-            };
+        let mut members = 0;
+        while let Some(index) = next_field(reader, &mut members, fields)? {
             let field = &fields[index];
             let path = self.path.child(Segment::Key(field.name));
             if present & (1 << index) != 0 {
@@ -279,6 +274,24 @@ impl ValueCheck<'_> {
             None => Ok(call_id),
         }
     }
+}
+
+/// Reads an object's members up to the next one whose key names one of
+/// `fields`, skipping the others: that field's index, or `None` at the end.
+/// `members` counts the members read so far.
+fn next_field(
+    reader: &mut Reader<'_>,
+    members: &mut usize,
+    fields: &[Field],
+) -> Result<Option<usize>, Stop> {
+    while let Some(key) = reader.next_key(*members)? {
+        *members += 1;
+        if let Some(index) = fields.iter().position(|field| key.is(field.name)) {
+            return Ok(Some(index));
+        }
+        reader.skip()?;
+    }
+    Ok(None)
 }
 
 /// The `data` of an unknown event type may hold anything; a string `call_id`
@@ -338,13 +351,8 @@ fn envelope<'a>(reader: &mut Reader<'a>) -> Result<Envelope<'a>, Stop> {
     let mut timestamp = None;
     let mut data = None;
     let mut present = [false; 3];
-    let mut member = 0;
-    while let Some(key) = reader.next_key(member)? {
-        member += 1;
-        let Some(index) = ENVELOPE.iter().position(|field| key.is(field.name)) else {
-            reader.skip()?;
-            continue;
-        };
+    let mut members = 0;
+    while let Some(index) = next_field(reader, &mut members, ENVELOPE)? {
         let check = envelope_field(&root, index);
         if core::mem::replace(&mut present[index], true) {
             return Err(fail(&check.path, "each field once, found a duplicate"));
