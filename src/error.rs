@@ -181,7 +181,7 @@ impl core::error::Error for PayloadError {
     }
 }
 
-/// Any failure of [`construct_event`](crate::construct_event).
+/// Any failure of [`Verifier::construct_event`](crate::Verifier::construct_event).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Error {
