@@ -145,7 +145,7 @@ pub fn list(sql: &SqlStorage) -> Result<Vec<Logged>> {
 /// [`CAPACITY`] overall are among them.
 pub async fn recent(env: &Env) -> Result<Vec<Box<RawValue>>> {
     let mut logged = idempotency::logs(env).await?;
-    logged.sort_by_key(|logged| std::cmp::Reverse(logged.at_ms));
+    logged.sort_unstable_by_key(|logged| std::cmp::Reverse(logged.at_ms));
     Ok(logged
         .into_iter()
         .take(CAPACITY)
