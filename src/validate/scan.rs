@@ -9,7 +9,7 @@
 //! mean one thing here and another to the application.
 
 use alloc::borrow::Cow;
-use alloc::string::{String, ToString};
+use alloc::string::ToString;
 use core::fmt;
 
 use super::json::{Number, Reader, SyntaxError, Token};
@@ -361,7 +361,7 @@ fn envelope<'a>(reader: &mut Reader<'a>) -> Result<Envelope<'a>, Stop> {
             EVENT => name = check.check(reader)?,
             TIMESTAMP => {
                 let text = check.check(reader)?.unwrap_or_default();
-                let Some(parsed) = Timestamp::parse(String::from(text.as_ref())) else {
+                let Some(parsed) = Timestamp::parse(text.as_ref()) else {
                     return Err(fail(
                         &check.path,
                         format_args!(
