@@ -114,6 +114,13 @@ pub enum PayloadError {
         /// The type found in `event`.
         event: String,
     },
+    /// The body is larger than the receiver accepts (or than fits in memory).
+    TooLarge {
+        /// Size of the body, in bytes.
+        length: usize,
+        /// The largest accepted size, in bytes.
+        max: usize,
+    },
     /// `timestamp` is older than the allowed maximum age.
     TimestampTooOld {
         /// How old the event is.
@@ -137,14 +144,19 @@ impl PayloadError {
             Self::InvalidJson { .. } => "invalid_json",
             Self::Invalid(_) => "invalid_payload",
             Self::UnknownEventType { .. } => "unknown_event_type",
+            Self::TooLarge { .. } => "payload_too_large",
             Self::TimestampTooOld { .. } => "timestamp_too_old",
             Self::TimestampInFuture { .. } => "timestamp_in_future",
         }
     }
 
-    /// HTTP status to answer: 400, since resending the same body cannot succeed.
+    /// HTTP status to answer: 413 for a body too large, else 400; resending
+    /// the same body cannot succeed.
     pub const fn http_status(&self) -> u16 {
-        400
+        match self {
+            Self::TooLarge { .. } => 413,
+            _ => 400,
+        }
     }
 
     pub(crate) fn invalid(path: impl Into<String>, expected: impl Into<String>) -> Self {
@@ -160,6 +172,9 @@ impl fmt::Display for PayloadError {
             }
             Self::Invalid(error) => write!(f, "invalid payload at {error}"),
             Self::UnknownEventType { event } => write!(f, "unknown event type {event:?}"),
+            Self::TooLarge { length, max } => {
+                write!(f, "body is {length} bytes, more than the allowed {max}")
+            }
             Self::TimestampTooOld { age_seconds, max_age_seconds } => write!(
                 f,
                 "event timestamp is {age_seconds}s old, more than the allowed {max_age_seconds}s"
