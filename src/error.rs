@@ -3,10 +3,31 @@
 //! Every error has a stable machine [`code()`](Error::code) in snake_case and
 //! the [`http_status()`](Error::http_status) a webhook handler should answer
 //! with. The npm package and the Worker reuse both, so a code means the same
-//! thing in every runtime. Messages never contain a secret or the body.
+//! thing in every runtime. Messages never contain a secret, and quote at
+//! most [`QUOTE_LIMIT`] characters of any text from the body, so a hostile
+//! body cannot make an error (and the logs that keep it) as large as itself.
 
 use alloc::string::String;
 use core::fmt;
+
+/// The most characters of body text an error message quotes.
+pub const QUOTE_LIMIT: usize = 64;
+
+/// Body text as an error message quotes it: escaped like a Rust string,
+/// cut after [`QUOTE_LIMIT`] characters with `…` and the full length.
+pub(crate) struct Quoted<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Quoted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0.char_indices().nth(QUOTE_LIMIT) {
+            None => write!(f, "{:?}", self.0),
+            Some((cut, _)) => {
+                let length = self.0.chars().count();
+                write!(f, "{:?}… ({length} characters)", &self.0[..cut])
+            }
+        }
+    }
+}
 
 /// Why a signature header was rejected, or why a secret cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -171,7 +192,7 @@ impl fmt::Display for PayloadError {
                 write!(f, "body is not valid JSON (line {line}, column {column})")
             }
             Self::Invalid(error) => write!(f, "invalid payload at {error}"),
-            Self::UnknownEventType { event } => write!(f, "unknown event type {event:?}"),
+            Self::UnknownEventType { event } => write!(f, "unknown event type {}", Quoted(event)),
             Self::TooLarge { length, max } => {
                 write!(f, "body is {length} bytes, more than the allowed {max}")
             }

@@ -21,6 +21,7 @@ mod shape;
 
 use alloc::borrow::Cow;
 
+pub(crate) use json::literal_within_unit;
 pub(crate) use shape::{Field, Kind, Shape};
 
 use crate::error::PayloadError;

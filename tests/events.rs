@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use threetone_webhooks::event::{Direction, EndReason, Sentiment};
 use threetone_webhooks::{
     Event, EventData, EventType, Options, PayloadError, Timestamp, Verifier, VerifyError,
-    parse_event, sample_event,
+    parse_event, sample_event, validate_event,
 };
 
 fn round_trips(body: &[u8], event: &Event) {
@@ -278,4 +278,91 @@ fn call_id_is_found_in_every_event_that_names_a_call() {
     }
     let unknown = br#"{"event":"x","timestamp":"2024-01-15T10:30:00Z","data":{"call_id":"c9"}}"#;
     assert_eq!(parse_event(unknown, &Options::default()).unwrap().call_id(), Some("c9"));
+}
+
+/// A `conversation_ended` body whose `sentiment_score` is `literal`.
+fn with_sentiment_score(literal: &str) -> Vec<u8> {
+    let body = String::from_utf8(seed_payload("conversation_ended")).unwrap();
+    let body = body.replace("\"sentiment_score\": 0.7", &format!("\"sentiment_score\": {literal}"));
+    assert!(body.contains(literal));
+    body.into_bytes()
+}
+
+#[test]
+fn sentiment_scores_are_ranged_on_their_decimal_value_not_a_rounded_float() {
+    let within = [
+        "1",
+        "-1",
+        "0",
+        "-0",
+        "1.0",
+        "-1.000",
+        "1e0",
+        "0.1e1",
+        "10e-1",
+        "100E-2",
+        "1.0e+0",
+        "0.99999999999999999999",
+        "-0.0",
+        "1e-400",
+        "0.000000001e9",
+        "0e999999999999999999999",
+        "0.5",
+        "-0.7",
+    ];
+    let beyond = [
+        "1.00000000000000011",
+        "-1.0000000000000000000000001e0",
+        "2",
+        "-2",
+        "1.5",
+        "10e-0",
+        "0.0000000011e9",
+        "1e1",
+        "1.000000000000000000001",
+        "1e99999999999999999999999",
+    ];
+    for literal in within.iter().chain(&beyond) {
+        let body = with_sentiment_score(literal);
+        let result = validate_event(&body, &Options::default());
+        let expected = within.contains(literal);
+        match result {
+            Ok(_) => assert!(expected, "{literal} accepted"),
+            Err(PayloadError::Invalid(invalid)) => {
+                assert!(!expected, "{literal} rejected: {invalid}");
+                assert_eq!(invalid.path, "$.data.sentiment_analysis.sentiment_score");
+            }
+            // A literal past f64::MAX is not JSON serde_json accepts.
+            Err(error) => {
+                assert_eq!((literal, error.code()), (&"1e99999999999999999999999", "invalid_json"))
+            }
+        }
+    }
+}
+
+#[test]
+fn error_messages_quote_at_most_64_characters_of_the_body() {
+    let long = "y".repeat(100_000);
+    let direction = String::from_utf8(seed_payload("call_started"))
+        .unwrap()
+        .replace("\"inbound\"", &format!("\"{long}\""));
+    let timestamp = String::from_utf8(seed_payload("call_started"))
+        .unwrap()
+        .replace("2024-01-15T10:30:00Z", &long);
+    let unknown = format!(r#"{{"event":"{long}","timestamp":"2024-01-15T10:30:00Z","data":{{}}}}"#);
+    let options = Options::default().reject_unknown_events();
+    for body in [direction, timestamp, unknown] {
+        let message = validate_event(body.as_bytes(), &options).unwrap_err().to_string();
+        assert!(message.len() < 300, "{} bytes: {}", message.len(), &message[..300]);
+        assert!(
+            message.contains(&format!("\"{}\"… (100000 characters)", "y".repeat(64))),
+            "{message}"
+        );
+    }
+    // Short text is quoted whole, escaped.
+    let short = String::from_utf8(seed_payload("call_started"))
+        .unwrap()
+        .replace("\"inbound\"", r#""in\"bound""#);
+    let message = validate_event(short.as_bytes(), &Options::default()).unwrap_err().to_string();
+    assert!(message.ends_with(r#"found string "in\"bound""#), "{message}");
 }

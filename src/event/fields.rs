@@ -112,11 +112,6 @@ impl schemars::JsonSchema for Timestamp {
 pub struct SentimentScore(Number);
 
 impl SentimentScore {
-    /// Whether `score` is a valid sentiment score.
-    pub(crate) fn in_range(score: f64) -> bool {
-        (-1.0..=1.0).contains(&score)
-    }
-
     /// The score as a float.
     pub fn value(&self) -> f64 {
         self.0.as_f64().unwrap_or(f64::NAN)
@@ -126,11 +121,13 @@ impl SentimentScore {
 impl<'de> Deserialize<'de> for SentimentScore {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let number = Number::deserialize(deserializer)?;
-        match number.as_f64() {
-            Some(score) if Self::in_range(score) => Ok(Self(number)),
-            _ => Err(D::Error::custom(alloc::format!(
-                "expected a number in [-1, 1], found {number}"
-            ))),
+        // The validator's rule, on the number's decimal text.
+        if crate::validate::literal_within_unit(
+            alloc::string::ToString::to_string(&number).as_bytes(),
+        ) {
+            Ok(Self(number))
+        } else {
+            Err(D::Error::custom(alloc::format!("expected a number in [-1, 1], found {number}")))
         }
     }
 }

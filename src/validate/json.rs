@@ -68,14 +68,60 @@ pub(crate) enum Number<'a> {
 }
 
 impl Number<'_> {
-    /// The number's value, as serde_json reads it.
-    pub(crate) fn value(self) -> f64 {
+    /// Whether the number lies in [-1, 1], decided on its decimal value as
+    /// written: exact, and the same in every build, however a parser would
+    /// round the literal to a float.
+    pub(crate) fn within_unit(self) -> bool {
         match self {
-            Self::Unsigned(value) => value as f64,
-            Self::Negative(value) => value as f64,
-            Self::Float(literal) => float_value(literal).unwrap_or(f64::NAN),
+            Self::Unsigned(value) => value <= 1,
+            Self::Negative(value) => value >= -1,
+            Self::Float(literal) => literal_within_unit(literal),
         }
     }
+}
+
+/// Whether a JSON number literal (`-? int (. frac)? ([eE] [+-]? exp)?`, as
+/// the reader checked it) has a magnitude of at most 1, by its digits.
+pub(crate) fn literal_within_unit(literal: &[u8]) -> bool {
+    let unsigned = literal.strip_prefix(b"-").unwrap_or(literal);
+    let (mantissa, exponent) = match unsigned.iter().position(|&byte| matches!(byte, b'e' | b'E')) {
+        Some(at) => (&unsigned[..at], &unsigned[at + 1..]),
+        None => (unsigned, &b""[..]),
+    };
+    let (integer, fraction) = match mantissa.iter().position(|&byte| byte == b'.') {
+        Some(at) => (&mantissa[..at], &mantissa[at + 1..]),
+        None => (mantissa, &b""[..]),
+    };
+    let digits = || integer.iter().chain(fraction);
+    // The value is 0.d1 d2 ... x 10^magnitude, with d1 the first non-zero digit.
+    let Some(leading_zeros) = digits().position(|&digit| digit != b'0') else {
+        return true; // zero
+    };
+    let exponent = exponent_value(exponent);
+    let magnitude = integer.len() as i128 - leading_zeros as i128 + exponent;
+    match magnitude {
+        ..=0 => true,
+        1 => {
+            let mut significant = digits().skip(leading_zeros);
+            significant.next() == Some(&b'1') && significant.all(|&digit| digit == b'0')
+        }
+        _ => false,
+    }
+}
+
+/// A decimal exponent `[+-]? digits`, saturated far beyond where it decides
+/// anything (a body has fewer digits than that).
+fn exponent_value(exponent: &[u8]) -> i128 {
+    const SATURATED: i128 = 1 << 80;
+    let (negative, digits) = match exponent.split_first() {
+        Some((b'-', digits)) => (true, digits),
+        Some((b'+', digits)) => (false, digits),
+        _ => (false, exponent),
+    };
+    let value = digits
+        .iter()
+        .fold(0_i128, |value, &digit| (value * 10 + i128::from(digit - b'0')).min(SATURATED));
+    if negative { -value } else { value }
 }
 
 /// A string as it appears in the body, between its quotes.

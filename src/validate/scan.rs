@@ -14,8 +14,8 @@ use core::fmt;
 
 use super::json::{Number, Reader, SyntaxError, Token};
 use super::shape::{Field, Kind};
-use crate::error::PayloadError;
-use crate::event::{EventType, SentimentScore, Timestamp};
+use crate::error::{PayloadError, Quoted};
+use crate::event::{EventType, Timestamp};
 
 /// The envelope of a body that passed validation, borrowed from it.
 pub(crate) struct Envelope<'a> {
@@ -133,7 +133,7 @@ impl fmt::Display for Found<'_> {
             Self::Unsigned(value) => write!(f, "integer {value}"),
             Self::Signed(value) => write!(f, "integer {value}"),
             Self::Float => f.write_str("a floating-point number"),
-            Self::Text(text) => write!(f, "string {text:?}"),
+            Self::Text(text) => write!(f, "string {}", Quoted(text)),
             Self::Array => f.write_str("an array"),
             Self::Object => f.write_str("an object"),
         }
@@ -199,7 +199,7 @@ impl ValueCheck<'_> {
         match self.kind {
             Kind::Number => true,
             Kind::Count => matches!(number, Number::Unsigned(_)),
-            Kind::Score => SentimentScore::in_range(number.value()),
+            Kind::Score => number.within_unit(),
             _ => false,
         }
     }
@@ -365,7 +365,8 @@ fn envelope<'a>(reader: &mut Reader<'a>) -> Result<Envelope<'a>, Stop> {
                     return Err(fail(
                         &check.path,
                         format_args!(
-                            "expected an RFC 3339 timestamp such as \"2024-01-15T10:30:00Z\", found {text:?}"
+                            "expected an RFC 3339 timestamp such as \"2024-01-15T10:30:00Z\", found {}",
+                            Quoted(&text)
                         ),
                     ));
                 };
