@@ -75,22 +75,45 @@ impl Options {
         if event.event_type.is_none() && !self.allow_unknown_events {
             return Err(PayloadError::UnknownEventType { event: event.name.clone().into_owned() });
         }
-        if let Some(Freshness { max_age_seconds, now_unix_seconds }) = self.freshness {
-            // i128 so that no pair of i64 timestamps can overflow.
-            let age = i128::from(now_unix_seconds) - i128::from(event.timestamp.unix_seconds());
-            let saturate = |seconds: i128| u64::try_from(seconds).unwrap_or(u64::MAX);
-            if age > i128::from(max_age_seconds) {
-                return Err(PayloadError::TimestampTooOld {
-                    age_seconds: saturate(age),
-                    max_age_seconds,
-                });
-            }
-            if -age > i128::from(max_age_seconds) {
-                return Err(PayloadError::TimestampInFuture {
-                    ahead_seconds: saturate(-age),
-                    max_age_seconds,
-                });
-            }
+        match &self.freshness {
+            Some(freshness) => freshness.check(&event.timestamp),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Freshness {
+    /// Whether `timestamp` lies in the window. [`validate_event`](crate::validate_event)
+    /// applies it; call it yourself to learn the rest of an event before
+    /// judging its age (a receiver that logs the call id of a stale event).
+    ///
+    /// ```
+    /// use threetone_webhooks::{Freshness, Timestamp};
+    ///
+    /// let window = Freshness { max_age_seconds: 300, now_unix_seconds: 1_705_314_900 };
+    /// assert!(window.check(&Timestamp::parse("2024-01-15T10:30:00Z").unwrap()).is_ok());
+    /// let error = window.check(&Timestamp::parse("2024-01-15T10:00:00Z").unwrap()).unwrap_err();
+    /// assert_eq!(error.code(), "timestamp_too_old");
+    /// ```
+    ///
+    /// # Errors
+    /// [`PayloadError::TimestampTooOld`] or [`PayloadError::TimestampInFuture`].
+    pub fn check(&self, timestamp: &Timestamp) -> Result<(), PayloadError> {
+        let Self { max_age_seconds, now_unix_seconds } = *self;
+        // i128 so that no pair of i64 timestamps can overflow.
+        let age = i128::from(now_unix_seconds) - i128::from(timestamp.unix_seconds());
+        let saturate = |seconds: i128| u64::try_from(seconds).unwrap_or(u64::MAX);
+        if age > i128::from(max_age_seconds) {
+            return Err(PayloadError::TimestampTooOld {
+                age_seconds: saturate(age),
+                max_age_seconds,
+            });
+        }
+        if -age > i128::from(max_age_seconds) {
+            return Err(PayloadError::TimestampInFuture {
+                ahead_seconds: saturate(-age),
+                max_age_seconds,
+            });
         }
         Ok(())
     }
