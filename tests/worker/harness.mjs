@@ -22,7 +22,7 @@ export const DURABLE_OBJECTS = Object.fromEntries(
     ["DEAD_LETTERS", "DeadLetterStore"],
   ].map(([binding, className]) => [binding, { className, useSQLite: true }]),
 );
-export const ADMIN_TOKEN = "admin_token_for_tests_91ab";
+export const ADMIN_TOKEN = "admin_token_for_tests_91ab_7c4e2f0d9a";
 
 /** `sha256=<hex>` computed by Node's own crypto, independent of the Worker. */
 export function sign(body, secret = SECRET) {
@@ -38,11 +38,16 @@ export function seedPayload(event) {
   return readFileSync(`${ROOT}tests/vectors/payloads/${event}.json`);
 }
 
-/** A documented-shape event with a unique call id and the given timestamp. */
-export function event(type = "call_ended", { id = Math.random().toString(36).slice(2), timestamp } = {}) {
+/** Now, as ThreeTone writes timestamps (RFC 3339, whole seconds, UTC). */
+export function nowTimestamp(offsetSeconds = 0) {
+  return new Date(Date.now() + offsetSeconds * 1000).toISOString().replace(/\.\d+Z$/, "Z");
+}
+
+/** A documented-shape event with a unique call id, sent now unless `timestamp` says otherwise. */
+export function event(type = "call_ended", { id = Math.random().toString(36).slice(2), timestamp = nowTimestamp() } = {}) {
   const body = JSON.parse(seedPayload(type));
   body.data.call_id = `call_${id}`;
-  if (timestamp) body.timestamp = timestamp;
+  body.timestamp = timestamp;
   return JSON.stringify(body);
 }
 
@@ -103,14 +108,18 @@ export const EDGE_SCRIPT = {
   durableObjects: DURABLE_OBJECTS,
 };
 
-/** The built Worker in workerd, with `vars` as its environment (and a queue in queue mode). */
-export async function startWorker(vars) {
-  const queue =
-    vars.DELIVERY_MODE === "queue"
-      ? { queueProducers: { EVENTS: { queueName: QUEUE } }, queueConsumers: { [QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 1 } } }
-      : {};
+/**
+ * The built Worker in workerd, with `vars` as its environment (and a queue in
+ * queue mode, unless `queue` is false). With `persist`, its Durable Objects
+ * keep their storage in that directory, for a later Worker to find.
+ */
+export async function startWorker(vars, { queue = vars.DELIVERY_MODE === "queue", persist } = {}) {
+  const queues = queue
+    ? { queueProducers: { EVENTS: { queueName: QUEUE } }, queueConsumers: { [QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 1 } } }
+    : {};
   const mf = new Miniflare({
-    ...queue,
+    ...queues,
+    ...(persist === undefined ? {} : { durableObjectsPersist: persist }),
     ...EDGE_SCRIPT,
     bindings: Object.fromEntries(Object.entries(vars).filter(([, value]) => value !== undefined)),
     handleRuntimeStdio(stdout, stderr) {

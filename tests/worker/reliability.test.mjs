@@ -5,7 +5,10 @@
 // scenario (default 300; the full run uses a few thousand), 127.0.0.1 only.
 
 import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
 import http from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, test } from "node:test";
 
 import { ADMIN_TOKEN, baseVars, event, sha256, sign, sleep, startWorker } from "./harness.mjs";
@@ -170,13 +173,117 @@ describe("dead letters", () => {
 
       origin.behave(() => "ok");
       const replay = await edge.fetch("/dead-letters/replay", { method: "POST", headers: bearer, body: "{}" });
-      assert.deepEqual(await replay.json(), { replayed: 1 });
+      assert.deepEqual(await replay.json(), { replayed: 1, failed: 0, not_found: 0 });
       while (!origin.acknowledged.has(hash) && Date.now() - started < 50_000) await sleep(100);
       await sleep(1500);
       assert.equal(origin.acknowledged.get(hash), 1);
       logs = await (await edge.fetch("/logs", { headers: bearer })).json();
       assert.deepEqual(logs.dead_letters, []);
       assert.equal((await edge.fetch("/dead-letters/replay", { method: "POST", body: "{}" })).status, 401);
+    } finally {
+      await edge.dispose();
+      await origin.close();
+    }
+  });
+
+  /** Queue mode in front of an origin that always fails: every event becomes a dead letter at once. */
+  const deadLetterVars = (origin) => baseVars(origin, { DELIVERY_MODE: "queue", RETRY_MAX_RETRIES: "0" });
+  const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
+  async function deadLetters(edge, count) {
+    for (let i = 0; i < 200; i++) {
+      const { dead_letters } = await (await edge.fetch("/logs", { headers: bearer })).json();
+      if (dead_letters.length >= count) return dead_letters;
+      await sleep(100);
+    }
+    assert.fail(`fewer than ${count} dead letters`);
+  }
+
+  test("a malformed replay request is refused with 400 and replays nothing", { timeout: 60_000 }, async () => {
+    const origin = await faultyOrigin();
+    origin.behave(() => "fail");
+    const edge = await startWorker(deadLetterVars(origin));
+    try {
+      assert.equal((await edge.post(event())).status, 202);
+      await deadLetters(edge, 1);
+      origin.behave(() => "ok");
+      for (const body of ['{"ids":"x"}', "not json", '{"idz":[]}', '{"ids":[1]}', ""]) {
+        const response = await edge.fetch("/dead-letters/replay", { method: "POST", headers: bearer, body });
+        assert.equal(response.status, 400, body);
+        assert.equal((await response.json()).error, "invalid_request");
+      }
+      await sleep(1500);
+      assert.equal(origin.acknowledged.size, 0);
+      assert.equal((await deadLetters(edge, 1)).length, 1);
+    } finally {
+      await edge.dispose();
+      await origin.close();
+    }
+  });
+
+  test("a replay whose enqueue fails keeps every letter; a later replay delivers each once", { timeout: 90_000 }, async () => {
+    const origin = await faultyOrigin();
+    origin.behave(() => "fail");
+    const persist = mkdtempSync(join(tmpdir(), "threetone-edge-letters-"));
+    const bodies = Array.from({ length: 3 }, () => event("call_ended"));
+    try {
+      let edge = await startWorker(deadLetterVars(origin), { persist });
+      try {
+        for (const body of bodies) assert.equal((await edge.post(body)).status, 202);
+        await deadLetters(edge, bodies.length);
+      } finally {
+        await edge.dispose();
+      }
+      origin.behave(() => "ok");
+      // The same objects, but no queue to send to: every enqueue fails.
+      edge = await startWorker(deadLetterVars(origin), { persist, queue: false });
+      try {
+        const replay = await edge.fetch("/dead-letters/replay", { method: "POST", headers: bearer, body: "{}" });
+        assert.deepEqual(await replay.json(), { replayed: 0, failed: 3, not_found: 0 });
+        assert.equal((await deadLetters(edge, 3)).length, 3);
+      } finally {
+        await edge.dispose();
+      }
+      edge = await startWorker(deadLetterVars(origin), { persist });
+      try {
+        const replay = await edge.fetch("/dead-letters/replay", { method: "POST", headers: bearer, body: "{}" });
+        assert.deepEqual(await replay.json(), { replayed: 3, failed: 0, not_found: 0 });
+        const hashes = bodies.map((body) => sha256(Buffer.from(body)));
+        for (let i = 0; i < 100 && hashes.some((hash) => !origin.acknowledged.has(hash)); i++) await sleep(100);
+        await sleep(1000);
+        assert.deepEqual(hashes.map((hash) => origin.acknowledged.get(hash)), [1, 1, 1]);
+        assert.deepEqual((await (await edge.fetch("/logs", { headers: bearer })).json()).dead_letters, []);
+      } finally {
+        await edge.dispose();
+      }
+    } finally {
+      await origin.close();
+      rmSync(persist, { recursive: true, force: true });
+    }
+  });
+
+  test("dead letters are listed without their bodies (50 letters of 110 KB)", { timeout: 120_000 }, async () => {
+    const origin = await faultyOrigin();
+    origin.behave(() => "fail");
+    const edge = await startWorker(deadLetterVars(origin));
+    try {
+      const marker = "large-letter-body-never-listed";
+      const bodies = Array.from({ length: 50 }, (_, i) => {
+        const body = JSON.parse(event("call_ended", { id: `large-${i}` }));
+        body.data.conversation_summary = marker + "x".repeat(110_000);
+        return JSON.stringify(body);
+      });
+      for (const body of bodies) assert.equal((await edge.post(body)).status, 202);
+      const letters = await deadLetters(edge, bodies.length);
+      assert.equal(letters.length, 50);
+      assert.deepEqual(
+        letters.map((letter) => letter.call_id).sort(),
+        bodies.map((_, i) => `call_large-${i}`).sort(),
+      );
+      const text = await (await edge.fetch("/logs", { headers: bearer })).text();
+      assert.ok(!text.includes(marker), "a body was listed");
+      // 50 summaries and 100 delivery-log entries, against 5.5 MB of bodies.
+      assert.ok(text.length < 64 * 1024, `/logs is ${text.length} bytes`);
     } finally {
       await edge.dispose();
       await origin.close();

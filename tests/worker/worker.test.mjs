@@ -9,6 +9,7 @@ import {
   SECRET,
   baseVars,
   event,
+  nowTimestamp,
   seedPayload,
   sha256,
   sign,
@@ -40,7 +41,10 @@ describe("a valid event", () => {
   const ctx = setup();
 
   test("is forwarded once, byte for byte, with only the allowed headers", async () => {
-    const body = seedPayload("call_started").toString().replace("New York, NY", BODY_MARKER);
+    const body = seedPayload("call_started")
+      .toString()
+      .replace("New York, NY", BODY_MARKER)
+      .replace("2024-01-15T10:30:00Z", nowTimestamp());
     const response = await ctx.edge.post(body, {
       headers: { cookie: "session=abc", authorization: "Bearer inbound", "x-internal": "leak" },
     });
@@ -235,8 +239,9 @@ describe("origin failures map to statuses ThreeTone retries", () => {
 
 describe("options", () => {
   test("rotation: the current and the previous secrets are both accepted", async () => {
-    await withEdge({ WEBHOOK_SECRETS_PREVIOUS: "whsec_old_1, whsec_old_2" }, async (origin, edge) => {
-      for (const secret of [SECRET, "whsec_old_1", "whsec_old_2"]) {
+    const previous = { WEBHOOK_SECRET_PREVIOUS: "whsec_old_1_4f9a2c7e", WEBHOOK_SECRET_PREVIOUS_2: "whsec_old_2_b81d03e6" };
+    await withEdge(previous, async (origin, edge) => {
+      for (const secret of [SECRET, ...Object.values(previous)]) {
         const body = event();
         assert.equal((await edge.post(body, { signature: sign(body, secret) })).status, 200, secret);
       }
@@ -361,15 +366,32 @@ describe("idempotency", () => {
 });
 
 describe("idempotency entries expire", () => {
-  const ctx = setup((origin) => baseVars(origin, { IDEMPOTENCY_TTL_SECONDS: "1" }));
+  test("after IDEMPOTENCY_TTL_SECONDS the same event is refused as stale, never forwarded again", async () => {
+    await withEdge({ IDEMPOTENCY_TTL_SECONDS: "1" }, async (origin, edge) => {
+      const body = event();
+      assert.equal((await edge.post(body)).status, 200);
+      assert.deepEqual(await (await edge.post(body)).json(), { status: "duplicate" });
+      await sleep(2100);
+      const replayed = await edge.post(body);
+      assert.equal(replayed.status, 400);
+      assert.equal((await replayed.json()).error, "timestamp_too_old");
+      assert.equal(origin.received.length, 1);
+    });
+  });
 
-  test("after IDEMPOTENCY_TTL_SECONDS the same event is forwarded again", async () => {
-    const body = event();
-    assert.equal((await ctx.edge.post(body)).status, 200);
-    assert.deepEqual(await (await ctx.edge.post(body)).json(), { status: "duplicate" });
-    await sleep(1100);
-    assert.deepEqual(await (await ctx.edge.post(body)).json(), { status: "delivered", origin_status: 200 });
-    assert.equal(ctx.origin.received.length, 2);
+  test("with MAX_EVENT_AGE_SECONDS=off it is forwarded again, and /health flags the Worker as replayable", async () => {
+    await withEdge({ IDEMPOTENCY_TTL_SECONDS: "1", MAX_EVENT_AGE_SECONDS: "off" }, async (origin, edge) => {
+      const body = event();
+      assert.equal((await edge.post(body)).status, 200);
+      await sleep(1100);
+      assert.deepEqual(await (await edge.post(body)).json(), { status: "delivered", origin_status: 200 });
+      assert.equal(origin.received.length, 2);
+      const health = await (await edge.fetch("/health")).json();
+      assert.equal(health.status, "ok");
+      const flagged = health.problems.find((problem) => problem.variable === "MAX_EVENT_AGE_SECONDS");
+      assert.equal(flagged?.severity, "warning");
+      assert.match(flagged.reason, /replay/);
+    });
   });
 });
 
@@ -526,7 +548,7 @@ describe("the Worker's own logs", () => {
       assert.equal(typeof record.latency_ms, "number");
     }
     const everything = workerOutput.join("\n");
-    for (const secret of [SECRET, ADMIN_TOKEN, "whsec_old_1", "origin_shared_secret", BODY_MARKER, "Customer inquiry"]) {
+    for (const secret of [SECRET, ADMIN_TOKEN, "whsec_old_1_4f9a2c7e", "origin_shared_secret", BODY_MARKER, "Customer inquiry"]) {
       assert.ok(!everything.includes(secret), `logs contain ${secret}`);
     }
   });

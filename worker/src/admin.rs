@@ -2,15 +2,15 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-use subtle::ConstantTimeEq;
 use threetone_webhooks::{EventType, Timestamp, sample_event};
 use worker::{Date, Env, Request, Response, Result, js_sys};
 
 use crate::config::{Config, Problem};
 use crate::dead_letters::Summary;
-use crate::outcome::Answer;
+use crate::outcome::{Answer, Outcome};
+use crate::rate_limit::Limit;
 use crate::webhook::Inbound;
-use crate::{dead_letters, delivery_log, queue};
+use crate::{auth, dead_letters, delivery_log, keys, queue, rate_limit};
 
 /// Version reported by `/health`.
 const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -53,7 +53,7 @@ pub fn health(config: &Config) -> Result<Response> {
 
 /// The recent deliveries, in ThreeTone's delivery-log shape.
 pub async fn logs(request: &Request, config: &Config, env: &Env) -> Result<Response> {
-    if let Some(refusal) = refuse(request, config)? {
+    if let Some(refusal) = refuse(request, config, env).await? {
         return Ok(refusal);
     }
     Response::from_json(&Logs {
@@ -63,33 +63,58 @@ pub async fn logs(request: &Request, config: &Config, env: &Env) -> Result<Respo
     })
 }
 
+/// The body of `/dead-letters/replay`: `{}` for every letter, or the ids.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ReplayRequest {
     ids: Option<Vec<String>>,
 }
 
-/// Queues dead letters again (all, or those named by `ids`), attempts reset.
+/// Queues dead letters again (all, or those named by `ids`), attempts
+/// reset. A letter leaves the store only once the queue has taken it.
 pub async fn replay(request: &mut Request, config: &Config, env: &Env) -> Result<Response> {
-    if let Some(refusal) = refuse(request, config)? {
+    if let Some(refusal) = refuse(request, config, env).await? {
         return Ok(refusal);
     }
     let text = request.text().await.unwrap_or_default();
-    let ids = serde_json::from_str::<ReplayRequest>(&text).ok().and_then(|replay| replay.ids);
-    let mut replayed = 0;
-    for mut queued in dead_letters::take(env, ids).await? {
-        queued.attempts = 0;
-        if queue::send(env, queued.clone(), 0).await.is_ok() {
-            replayed += 1;
-        } else {
-            // Never lose it: back to the dead letters.
-            dead_letters::add(env, &queued, "replay_failed").await?;
+    let ids = match serde_json::from_str::<ReplayRequest>(&text) {
+        Ok(ReplayRequest { ids: Some(ids) }) => ids,
+        Ok(ReplayRequest { ids: None }) => {
+            dead_letters::list(env).await?.into_iter().map(|letter| letter.id).collect()
         }
-    }
-    #[derive(Serialize)]
+        Err(_) => {
+            let answer = Answer {
+                message: Some(
+                    "expected {} (replay every dead letter) or {\"ids\": [\"<id>\", ...]}".into(),
+                ),
+                ..Answer::error("invalid_request")
+            };
+            return answer.into_response(400);
+        }
+    };
+    #[derive(Serialize, Default)]
     struct Replayed {
         replayed: usize,
+        /// Still dead letters: the queue did not take them.
+        failed: usize,
+        /// Not (or no longer) among the dead letters.
+        not_found: usize,
     }
-    Response::from_json(&Replayed { replayed })
+    let mut replayed = Replayed::default();
+    for id in ids {
+        let Some(mut queued) = dead_letters::get(env, &id).await? else {
+            replayed.not_found += 1;
+            continue;
+        };
+        queued.attempts = 0;
+        if queue::send(env, queued, 0).await.is_ok() {
+            dead_letters::delete(env, &id).await?;
+            replayed.replayed += 1;
+        } else {
+            replayed.failed += 1;
+        }
+    }
+    Response::from_json(&replayed)
 }
 
 #[derive(Deserialize)]
@@ -101,8 +126,9 @@ struct TestRequest {
 pub async fn test_event(
     request: &mut Request,
     config: &Config,
+    env: &Env,
 ) -> Result<std::result::Result<Inbound, Response>> {
-    if let Some(refusal) = refuse(request, config)? {
+    if let Some(refusal) = refuse(request, config, env).await? {
         return Ok(Err(refusal));
     }
     let text = request.text().await.unwrap_or_default();
@@ -136,22 +162,39 @@ pub async fn test_event(
         signature,
         content_type: "application/json".into(),
         client: "admin".into(),
+        test: true,
     }))
 }
 
 /// `None` if the request carries the admin token; else the answer to give.
-fn refuse(request: &Request, config: &Config) -> Result<Option<Response>> {
+///
+/// Failed attempts are counted per client address (as failed webhook
+/// verifications are, in a budget of their own): past the limit the address
+/// gets 429, even with the right token, until its window ends.
+async fn refuse(request: &Request, config: &Config, env: &Env) -> Result<Option<Response>> {
     let Some(token) = &config.admin_token else {
         return Ok(Some(Answer::error("admin_disabled").into_response(403)?));
     };
-    let presented = request.headers().get("Authorization")?.unwrap_or_default();
-    let presented = presented.strip_prefix("Bearer ").unwrap_or_default().trim();
-    if bool::from(presented.as_bytes().ct_eq(token.as_bytes())) {
-        return Ok(None);
+    let header = request.headers().get("Authorization")?.unwrap_or_default();
+    let client = request.headers().get("CF-Connecting-IP")?.unwrap_or_default();
+    let budget = format!("admin:{}", keys::client_key(&client));
+    let limit = Limit::of(config);
+    let verdict = if auth::bearer_matches(&header, token) {
+        rate_limit::peek(env, &budget, limit).await?
+    } else {
+        let verdict = rate_limit::record_failure(env, &budget, limit).await?;
+        if !verdict.limited {
+            let mut response = Answer::error("unauthorized").into_response(401)?;
+            response.headers_mut().set("WWW-Authenticate", "Bearer")?;
+            return Ok(Some(response));
+        }
+        verdict
+    };
+    if verdict.limited {
+        let outcome = Outcome::RateLimited { retry_after_seconds: verdict.retry_after_seconds };
+        return Ok(Some(outcome.into_response("")?));
     }
-    let mut response = Answer::error("unauthorized").into_response(401)?;
-    response.headers_mut().set("WWW-Authenticate", "Bearer")?;
-    Ok(Some(response))
+    Ok(None)
 }
 
 /// 16 hex digits, for request ids and sample ids.

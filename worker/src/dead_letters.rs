@@ -1,24 +1,23 @@
 //! Dead letters: queued events the consumer gave up on, kept whole (body
-//! included) in one Durable Object so that `/logs` can list them (without
-//! their bodies) and `/dead-letters/replay` can queue them again.
+//! included) in one Durable Object so that `/logs` can list them and
+//! `/dead-letters/replay` can queue them again.
+//!
+//! Each letter's facts (event, call id, attempts, error, time) have columns
+//! of their own: listing reads them alone, never a body, so a store of many
+//! large letters lists in little memory. A replay reads one letter at a
+//! time and deletes it only once the queue has taken it again.
 
 use serde::{Deserialize, Serialize};
-use worker::{Date, DurableObject, Env, Request, Response, Result, State, durable_object};
+use worker::{
+    Date, DurableObject, Env, Request, Response, Result, SqlStorage, State, durable_object,
+};
 
+use crate::idempotency::integer;
 use crate::queue::Queued;
 use crate::rpc;
 
 const BINDING: &str = "DEAD_LETTERS";
 const NAME: &str = "all";
-
-/// A dead letter as stored.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Stored {
-    id: String,
-    queued: Queued,
-    error: String,
-    at_ms: u64,
-}
 
 /// A dead letter as `/logs` shows it: never the body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -38,26 +37,25 @@ struct AddCall {
     error: String,
 }
 
-/// The body of a `take`.
-#[derive(Serialize, Deserialize)]
-struct TakeCall {
-    ids: Option<Vec<String>>,
-}
-
 /// Keeps a queued event the consumer gave up on.
 pub async fn add(env: &Env, queued: &Queued, error: &str) -> Result<()> {
     rpc::call(env, BINDING, NAME, "add", &AddCall { queued: queued.clone(), error: error.into() })
         .await
 }
 
-/// All dead letters, oldest first.
+/// All dead letters, oldest first, without their bodies.
 pub async fn list(env: &Env) -> Result<Vec<Summary>> {
     rpc::call(env, BINDING, NAME, "list", &()).await
 }
 
-/// Removes and returns the dead letters named by `ids` (all if `None`).
-pub async fn take(env: &Env, ids: Option<Vec<String>>) -> Result<Vec<Queued>> {
-    rpc::call(env, BINDING, NAME, "take", &TakeCall { ids }).await
+/// The letter `id`, body included, if it is still there.
+pub async fn get(env: &Env, id: &str) -> Result<Option<Queued>> {
+    rpc::call(env, BINDING, NAME, "get", &id).await
+}
+
+/// Removes the letter `id`.
+pub async fn delete(env: &Env, id: &str) -> Result<()> {
+    rpc::call(env, BINDING, NAME, "delete", &id).await
 }
 
 /// The store of dead letters.
@@ -68,11 +66,15 @@ pub struct DeadLetterStore {
 
 impl DurableObject for DeadLetterStore {
     fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
         // Errors here surface on the first query instead.
-        let _ = state.storage().sql().exec(
-            "CREATE TABLE IF NOT EXISTS dead_letters (id TEXT PRIMARY KEY, stored TEXT NOT NULL)",
+        let _ = sql.exec(
+            "CREATE TABLE IF NOT EXISTS letters (id TEXT PRIMARY KEY, event TEXT NOT NULL, \
+             call_id TEXT, attempts INTEGER NOT NULL, error TEXT NOT NULL, at_ms INTEGER NOT NULL, \
+             queued TEXT NOT NULL)",
             None,
         );
+        let _ = upgrade(&sql);
         Self { state }
     }
 
@@ -81,25 +83,37 @@ impl DurableObject for DeadLetterStore {
     }
 }
 
+/// Moves the letters of version 0.1 (one JSON text each, in `dead_letters`)
+/// into `letters`, once.
+fn upgrade(sql: &SqlStorage) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Tables {
+        tables: u64,
+    }
+    let Tables { tables } = sql
+        .exec(
+            "SELECT COUNT(*) AS tables FROM sqlite_master WHERE type = 'table' AND name = 'dead_letters'",
+            None,
+        )?
+        .one()?;
+    if tables == 0 {
+        return Ok(());
+    }
+    sql.exec(
+        "INSERT OR IGNORE INTO letters (id, event, call_id, attempts, error, at_ms, queued) \
+         SELECT id, json_extract(stored, '$.queued.event.event'), \
+         json_extract(stored, '$.queued.event.call_id'), json_extract(stored, '$.queued.attempts'), \
+         json_extract(stored, '$.error'), json_extract(stored, '$.at_ms'), \
+         json_extract(stored, '$.queued') FROM dead_letters",
+        None,
+    )?;
+    sql.exec("DROP TABLE dead_letters", None)?;
+    Ok(())
+}
+
 rpc::object_method!(DeadLetterStore);
 
 impl DeadLetterStore {
-    /// All dead letters, oldest first (ids are time-ordered).
-    fn stored(&self) -> Result<Vec<Stored>> {
-        #[derive(Deserialize)]
-        struct Row {
-            stored: String,
-        }
-        let rows: Vec<Row> = self
-            .state
-            .storage()
-            .sql()
-            .exec("SELECT stored FROM dead_letters ORDER BY id", None)?
-            .to_array()?;
-        // Stored as JSON text (bodies included, as byte arrays).
-        Ok(rows.iter().filter_map(|row| serde_json::from_str(&row.stored).ok()).collect())
-    }
-
     async fn answer(&self, action: &str, body: &str) -> Result<String> {
         let sql = self.state.storage().sql();
         match action {
@@ -108,42 +122,49 @@ impl DeadLetterStore {
                 let at_ms = Date::now().as_millis();
                 // Time-ordered ids; the request id keeps them unique.
                 let id = format!("{at_ms:015}-{}", queued.event.request_id);
-                let stored = Stored { id: id.clone(), queued, error, at_ms };
                 sql.exec(
-                    "INSERT INTO dead_letters (id, stored) VALUES (?, ?)",
-                    vec![id.into(), serde_json::to_string(&stored)?.into()],
+                    "INSERT INTO letters (id, event, call_id, attempts, error, at_ms, queued) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    vec![
+                        id.into(),
+                        queued.event.event.as_str().into(),
+                        queued.event.call_id.as_deref().into(),
+                        integer(u64::from(queued.attempts)),
+                        error.into(),
+                        integer(at_ms),
+                        serde_json::to_string(&queued)?.into(),
+                    ],
                 )?;
                 rpc::answer(&())
             }
             "list" => {
-                let summaries: Vec<Summary> = self
-                    .stored()?
-                    .into_iter()
-                    .map(|stored| Summary {
-                        id: stored.id,
-                        event: stored.queued.event.event,
-                        call_id: stored.queued.event.call_id,
-                        attempts: stored.queued.attempts,
-                        error: stored.error,
-                        dead_lettered_at_ms: stored.at_ms,
-                    })
-                    .collect();
+                let summaries: Vec<Summary> = sql
+                    .exec(
+                        "SELECT id, event, call_id, attempts, error, at_ms AS dead_lettered_at_ms \
+                         FROM letters ORDER BY id",
+                        None,
+                    )?
+                    .to_array()?;
                 rpc::answer(&summaries)
             }
-            "take" => {
-                let TakeCall { ids } = rpc::body(body)?;
-                let taken: Vec<Stored> = self
-                    .stored()?
-                    .into_iter()
-                    .filter(|stored| ids.as_ref().is_none_or(|ids| ids.contains(&stored.id)))
-                    .collect();
-                for stored in &taken {
-                    sql.exec(
-                        "DELETE FROM dead_letters WHERE id = ?",
-                        vec![stored.id.as_str().into()],
-                    )?;
+            "get" => {
+                #[derive(Deserialize)]
+                struct Row {
+                    queued: String,
                 }
-                rpc::answer(&taken.into_iter().map(|stored| stored.queued).collect::<Vec<_>>())
+                let id: String = rpc::body(body)?;
+                let row = sql
+                    .exec("SELECT queued FROM letters WHERE id = ?", vec![id.into()])?
+                    .to_array::<Row>()?
+                    .pop();
+                let queued: Option<Queued> =
+                    row.map(|row| serde_json::from_str(&row.queued)).transpose()?;
+                rpc::answer(&queued)
+            }
+            "delete" => {
+                let id: String = rpc::body(body)?;
+                sql.exec("DELETE FROM letters WHERE id = ?", vec![id.into()])?;
+                rpc::answer(&())
             }
             other => Err(rpc::unknown_action(other)),
         }

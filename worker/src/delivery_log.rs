@@ -14,6 +14,19 @@ use crate::idempotency::{self, integer};
 /// How many deliveries are shown, and kept per shard.
 pub const CAPACITY: usize = 100;
 
+/// The most bytes of an event name or call id a log keeps: they come from
+/// the body, which may hold anything.
+const MAX_LOGGED_TEXT: usize = 128;
+
+/// `text` cut to [`MAX_LOGGED_TEXT`] bytes (at a character boundary).
+pub fn clip(text: &str) -> &str {
+    let mut end = text.len().min(MAX_LOGGED_TEXT);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// One delivery, as `/logs` shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Delivery {
@@ -59,14 +72,14 @@ impl Delivery {
             timestamp: Timestamp::from_unix_seconds((now / 1000) as i64)
                 .map(|timestamp| timestamp.to_string())
                 .unwrap_or_default(),
-            event: event.into(),
+            event: clip(event).into(),
             status: status.into(),
             response_code,
             delivery_time_ms: now.saturating_sub(started_ms),
             retry_count: None,
             error: None,
             origin_status: None,
-            call_id: call_id.map(String::from),
+            call_id: call_id.map(|call_id| clip(call_id).into()),
             request_id: request_id.into(),
         }
     }
@@ -151,4 +164,17 @@ pub async fn recent(env: &Env) -> Result<Vec<Box<RawValue>>> {
         .take(CAPACITY)
         .filter_map(|logged| RawValue::from_string(logged.entry).ok())
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clip;
+
+    #[test]
+    fn logged_text_is_clipped_at_a_character_boundary() {
+        assert_eq!(clip("call_started"), "call_started");
+        let long = "é".repeat(100); // 200 bytes
+        assert_eq!(clip(&long), "é".repeat(64));
+        assert_eq!(clip(&"x".repeat(1000)).len(), 128);
+    }
 }

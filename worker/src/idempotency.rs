@@ -1,6 +1,7 @@
-//! Idempotency: every redelivery of an event carries the same signature
-//! digest, which is the event's key. Keys are spread over 16 Durable Objects
-//! (by the digest's last hex digit): each key always lands in the same object,
+//! Idempotency: an event's key is the SHA-256 of its body
+//! ([`EventKey`](crate::keys::EventKey)), the same at every redelivery and
+//! under any secret. Keys are spread over 16 Durable Objects (by the
+//! digest's last hex digit): each key always lands in the same object,
 //! so claims on it are strongly consistent, and the objects stay warm instead
 //! of one cold object per event.
 //!
@@ -26,11 +27,9 @@ use worker::{
 };
 
 use crate::delivery_log::{self, Delivery, Logged};
-use crate::rpc;
+use crate::{keys, rpc};
 
 const BINDING: &str = "IDEMPOTENCY";
-/// One shard per last hex digit of a key.
-const SHARDS: &str = "0123456789abcdef";
 /// How often an object sweeps its expired entries.
 const SWEEP_INTERVAL_MS: u64 = 15 * 60 * 1000;
 
@@ -85,7 +84,7 @@ const IN_FLIGHT: &str = "in_flight";
 const FAILED: &str = "failed";
 const DELIVERED: &str = "delivered";
 
-/// Claims `key` (a verified signature header) for delivery.
+/// Claims `key` (an event's key) for delivery.
 pub async fn claim(env: &Env, key: &str, lease_ms: u64, ttl_ms: u64) -> Result<Claim> {
     let call = ClaimCall { key: key.into(), lease_ms, ttl_ms };
     rpc::call(env, BINDING, &shard_of(key), "claim", &call).await
@@ -108,16 +107,15 @@ pub async fn logs(env: &Env) -> Result<Vec<Logged>> {
     // One after another: an admin request, where the few milliseconds of
     // each call cost less than the joining machinery costs the upload.
     let mut logged = Vec::new();
-    for digit in SHARDS.chars() {
+    for digit in keys::SHARDS.chars() {
         let list: Vec<Logged> = rpc::call(env, BINDING, &name(digit), "list", &()).await?;
         logged.extend(list);
     }
     Ok(logged)
 }
 
-/// The digest's last hex digit: 16 shards, evenly loaded (keys may carry a prefix).
 fn shard_of(key: &str) -> String {
-    name(key.chars().last().filter(|digit| SHARDS.contains(*digit)).unwrap_or('0'))
+    name(keys::shard_of(key))
 }
 
 fn name(digit: char) -> String {

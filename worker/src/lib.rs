@@ -14,15 +14,19 @@
 //! queue consumer ([`queue`]) with ThreeTone's retry settings.
 
 mod admin;
+mod auth;
 mod config;
 mod dead_letters;
 mod delivery_log;
 mod forward;
+mod headers;
 mod idempotency;
+mod keys;
 mod outcome;
 mod queue;
 mod rate_limit;
 mod rpc;
+mod runtime;
 mod webhook;
 
 use serde::Serialize;
@@ -58,7 +62,7 @@ struct LogLine<'a> {
 #[event(fetch)]
 async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = Date::now().as_millis();
-    let config = Config::from_env(&env);
+    let config = Config::parse(&env);
     let path = request.path();
     let request_id = request.headers().get("CF-Ray")?.unwrap_or_else(admin::random_id);
 
@@ -74,10 +78,12 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
             (Method::Post, "/dead-letters/replay") => {
                 return admin::replay(&mut request, &config, &env).await;
             }
-            (Method::Post, "/test") => match admin::test_event(&mut request, &config).await? {
-                Ok(inbound) => webhook::deliver(inbound, &config, &env, &request_id).await,
-                Err(refusal) => return Ok(refusal),
-            },
+            (Method::Post, "/test") => {
+                match admin::test_event(&mut request, &config, &env).await? {
+                    Ok(inbound) => webhook::deliver(inbound, &config, &env, &request_id).await,
+                    Err(refusal) => return Ok(refusal),
+                }
+            }
             _ => return Answer::error("not_found").into_response(404),
         }
     };
@@ -87,8 +93,8 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
     let line = LogLine {
         request_id: &request_id,
         path: &path,
-        event: facts.event.as_deref(),
-        call_id: facts.call_id.as_deref(),
+        event: facts.event.as_deref().map(delivery_log::clip),
+        call_id: facts.call_id.as_deref().map(delivery_log::clip),
         outcome: outcome.name(),
         status: outcome.status(),
         origin_status: outcome.origin_status(),
@@ -116,7 +122,7 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
         // lease still expires: at worst a retry is forwarded again, never lost.
         let settlement = facts.settlement;
         ctx.wait_until(async move {
-            let _ = idempotency::record(&env, &key, settlement, delivery).await;
+            let _ = idempotency::record(&env, key.as_str(), settlement, delivery).await;
         });
     }
     outcome.into_response(&request_id)

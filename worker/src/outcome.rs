@@ -5,6 +5,8 @@ use serde::Serialize;
 use threetone_webhooks::PayloadError;
 use worker::{Headers, Response, Result};
 
+use crate::forward::Rejection;
+
 /// Seconds a sender should wait before retrying a temporary failure.
 const RETRY_AFTER_SECONDS: u64 = 5;
 
@@ -67,8 +69,8 @@ pub enum Outcome {
     RateLimited { retry_after_seconds: u64 },
     /// Authentic but rejected: stale, or invalid with `ON_INVALID_PAYLOAD=reject`.
     Rejected(PayloadError),
-    /// The origin answered 4xx: passed through.
-    OriginRejected { status: u16, body: Vec<u8> },
+    /// The origin answered 4xx: passed through (its body cut at 4 KiB).
+    OriginRejected { status: u16, rejection: Rejection },
     /// The origin answered something other than 2xx or 4xx.
     OriginFailed { status: u16 },
     /// The origin could not be reached.
@@ -182,8 +184,11 @@ impl Outcome {
             headers.set("Allow", "POST")?;
         }
         let answer = match &self {
-            Self::OriginRejected { body, .. } => {
-                return Ok(Response::from_bytes(body.clone())?
+            Self::OriginRejected { rejection, .. } => {
+                let content_type =
+                    rejection.content_type.as_deref().unwrap_or("application/octet-stream");
+                headers.set("Content-Type", content_type)?;
+                return Ok(Response::from_bytes(rejection.body.clone())?
                     .with_status(status)
                     .with_headers(headers));
             }

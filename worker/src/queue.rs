@@ -3,7 +3,7 @@
 //! ThreeTone's own retry settings, then dead-letters it.
 //!
 //! Exactly once toward the origin, in both modes: accepting claims the key
-//! `accept:<signature>` (so a redelivered event is not queued twice), and the
+//! `accept:<body digest>` (so a redelivered event is not queued twice), and the
 //! consumer delivers through [`webhook::forward_once`], which claims the same
 //! delivery key as direct mode (so a message the queue hands out twice, or an
 //! event already delivered directly, is not forwarded again).
@@ -45,7 +45,7 @@ pub async fn accept(event: Authentic, config: &Config, env: &Env) -> Attempt {
     if event.body.len() > MAX_QUEUED_BODY {
         return webhook::forward_once(&event, config, env).await;
     }
-    let key = format!("accept:{}", event.key());
+    let key = event.key().accepted().as_str().to_string();
     let ttl_ms = config.idempotency_ttl_seconds * 1000;
     let attempt = match idempotency::claim(env, &key, 30_000, ttl_ms).await {
         Err(_) => return Attempt::unclaimed(Outcome::StoreUnavailable, None),
@@ -113,7 +113,7 @@ fn next_step(outcome: &Outcome, attempts: u32, retry: &RetryPolicy) -> Next {
 // not hold up the others.
 #[event(queue)]
 async fn consume(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<()> {
-    let config = Config::from_env(&env);
+    let config = Config::parse(&env);
     join_all(batch.iter().map(|message| handle(message, &config, &env))).await;
     Ok(())
 }
@@ -132,11 +132,12 @@ async fn handle(message: Result<Message<Queued>>, config: &Config, env: &Env) {
     let mut queued = message.body().clone();
     queued.attempts += 1;
     let key = queued.event.key();
+    let key = key.as_str();
     let Attempt { outcome, settlement, .. } =
         webhook::forward_once(&queued.event, config, env).await;
     if settlement.is_some() {
         // Settled before the retry is scheduled, so the retry finds the key released.
-        let _ = idempotency::record(env, &key, settlement, None).await;
+        let _ = idempotency::record(env, key, settlement, None).await;
     }
     let next = next_step(&outcome, queued.attempts, &config.retry);
     let recorded = match next {
@@ -167,6 +168,6 @@ async fn handle(message: Result<Message<Queued>>, config: &Config, env: &Env) {
     .with_retry_count(Some(queued.attempts - 1))
     .with_error((next != Next::Done).then(|| outcome.name().into()))
     .with_origin_status(outcome.origin_status());
-    let _ = idempotency::record(env, &key, None, Some(delivery)).await;
+    let _ = idempotency::record(env, key, None, Some(delivery)).await;
     message.ack();
 }

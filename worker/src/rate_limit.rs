@@ -1,7 +1,8 @@
 //! Flood protection: requests that fail verification are counted per client
-//! address in a fixed window, one Durable Object per address. Past the limit
-//! the address gets 429. Only failures are counted, so verified traffic is
-//! never limited.
+//! address (an IPv6 one by its /64) in a fixed window, one Durable Object
+//! per address. Past the limit the address gets 429. Only failures are
+//! counted, so verified traffic is never limited. Failed admin logins count
+//! the same way, in a budget of their own.
 //!
 //! An address found over its limit is also remembered in this isolate until
 //! its window ends, so a flood costs no Durable Object call per request.
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 use serde::{Deserialize, Serialize};
 use worker::{Date, DurableObject, Env, Request, Response, Result, State, durable_object};
 
+use crate::config::Config;
 use crate::idempotency::{integer, now_plus};
 use crate::rpc;
 
@@ -33,10 +35,21 @@ pub struct Verdict {
     pub retry_after_seconds: u64,
 }
 
-#[derive(Serialize, Deserialize)]
-struct Limit {
+/// How many failures a budget allows per window.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct Limit {
     max_failures: u64,
     window_ms: u64,
+}
+
+impl Limit {
+    /// `RATE_LIMIT_FAILURES` per `RATE_LIMIT_WINDOW_SECONDS`.
+    pub fn of(config: &Config) -> Self {
+        Self {
+            max_failures: config.rate_limit_failures,
+            window_ms: config.rate_limit_window_seconds.saturating_mul(1000),
+        }
+    }
 }
 
 /// The one row of an object's table.
@@ -46,35 +59,64 @@ struct Window {
     failures: u64,
 }
 
-/// Records a failed verification from `client` and says whether it is limited.
-pub async fn record_failure(
-    env: &Env,
-    client: &str,
-    max_failures: u64,
-    window_seconds: u64,
-) -> Result<Verdict> {
+impl Window {
+    fn verdict(&self, limit: Limit, now: u64) -> Verdict {
+        let end = self.start_ms.saturating_add(limit.window_ms);
+        Verdict {
+            limited: now < end && self.failures > limit.max_failures,
+            retry_after_seconds: end.saturating_sub(now).div_ceil(1000).max(1),
+        }
+    }
+}
+
+/// The end of `budget`'s limited window, if this isolate has seen it limited.
+fn known_limited(budget: &str, now: u64) -> Option<Verdict> {
+    let until = LIMITED.with(|limited| limited.borrow().get(budget).copied())?;
+    (until > now)
+        .then(|| Verdict { limited: true, retry_after_seconds: (until - now).div_ceil(1000) })
+}
+
+/// Remembers in this isolate that `budget` is limited, so a flood costs no
+/// Durable Object call per request.
+fn remember(budget: &str, verdict: Verdict, now: u64) {
+    if !verdict.limited {
+        return;
+    }
+    LIMITED.with(|limited| {
+        let mut limited = limited.borrow_mut();
+        if limited.len() >= LOCAL_CAPACITY {
+            limited.retain(|_, until| *until > now);
+        }
+        if limited.len() < LOCAL_CAPACITY {
+            limited.insert(budget.to_string(), now + verdict.retry_after_seconds * 1000);
+        }
+    });
+}
+
+/// Records a failure against `budget` (a client address, see
+/// [`client_key`](crate::keys::client_key)) and says whether it is limited.
+pub async fn record_failure(env: &Env, budget: &str, limit: Limit) -> Result<Verdict> {
     let now = Date::now().as_millis();
-    let known_until = LIMITED.with(|limited| limited.borrow().get(client).copied());
-    if let Some(until) = known_until.filter(|&until| until > now) {
-        return Ok(Verdict { limited: true, retry_after_seconds: (until - now).div_ceil(1000) });
+    if let Some(verdict) = known_limited(budget, now) {
+        return Ok(verdict);
     }
-    let limit = Limit { max_failures, window_ms: window_seconds * 1000 };
-    let verdict: Verdict = rpc::call(env, BINDING, client, "fail", &limit).await?;
-    if verdict.limited {
-        LIMITED.with(|limited| {
-            let mut limited = limited.borrow_mut();
-            if limited.len() >= LOCAL_CAPACITY {
-                limited.retain(|_, until| *until > now);
-            }
-            if limited.len() < LOCAL_CAPACITY {
-                limited.insert(client.to_string(), now + verdict.retry_after_seconds * 1000);
-            }
-        });
-    }
+    let verdict: Verdict = rpc::call(env, BINDING, budget, "fail", &limit).await?;
+    remember(budget, verdict, now);
     Ok(verdict)
 }
 
-/// Failed verifications of one address in the current window.
+/// Whether `budget` is limited, without counting a failure.
+pub async fn peek(env: &Env, budget: &str, limit: Limit) -> Result<Verdict> {
+    let now = Date::now().as_millis();
+    if let Some(verdict) = known_limited(budget, now) {
+        return Ok(verdict);
+    }
+    let verdict: Verdict = rpc::call(env, BINDING, budget, "peek", &limit).await?;
+    remember(budget, verdict, now);
+    Ok(verdict)
+}
+
+/// The failures of one budget in the current window.
 #[durable_object(alarm)]
 pub struct FailureCounter {
     state: State,
@@ -105,34 +147,39 @@ rpc::object_method!(FailureCounter);
 
 impl FailureCounter {
     async fn answer(&self, action: &str, body: &str) -> Result<String> {
-        if action != "fail" {
-            return Err(rpc::unknown_action(action));
-        }
-        let Limit { max_failures, window_ms } = rpc::body(body)?;
+        let limit: Limit = rpc::body(body)?;
         let storage = self.state.storage();
         let sql = storage.sql();
         let now = Date::now().as_millis();
-        let stored = sql
-            .exec("SELECT start_ms, failures FROM failure_window", None)?
-            .to_array::<Window>()?
-            .pop();
-        let window = match stored {
-            Some(window) if now < window.start_ms + window_ms => {
-                Window { failures: window.failures + 1, ..window }
+        match action {
+            // One statement: a failure in the current window counts, one
+            // after it starts a new window. A failure costs one row write;
+            // the alarm that clears the object is set once per window.
+            "fail" => {
+                let window: Window = sql
+                    .exec(
+                        "INSERT INTO failure_window (id, start_ms, failures) VALUES (0, ?1, 1) \
+                         ON CONFLICT (id) DO UPDATE SET \
+                         failures = CASE WHEN ?1 < start_ms + ?2 THEN failures + 1 ELSE 1 END, \
+                         start_ms = CASE WHEN ?1 < start_ms + ?2 THEN start_ms ELSE ?1 END \
+                         RETURNING start_ms, failures",
+                        vec![integer(now), integer(limit.window_ms)],
+                    )?
+                    .one()?;
+                if window.start_ms == now {
+                    storage.set_alarm(now_plus(now, limit.window_ms)).await?;
+                }
+                rpc::answer(&window.verdict(limit, now))
             }
-            _ => Window { start_ms: now, failures: 1 },
-        };
-        let end = window.start_ms + window_ms;
-        let verdict = Verdict {
-            limited: window.failures > max_failures,
-            retry_after_seconds: (end - now).div_ceil(1000).max(1),
-        };
-        sql.exec(
-            "INSERT INTO failure_window (id, start_ms, failures) VALUES (0, ?, ?) ON CONFLICT (id) \
-             DO UPDATE SET start_ms = excluded.start_ms, failures = excluded.failures",
-            vec![integer(window.start_ms), integer(window.failures)],
-        )?;
-        storage.set_alarm(now_plus(end, 0)).await?;
-        rpc::answer(&verdict)
+            "peek" => {
+                let stored = sql
+                    .exec("SELECT start_ms, failures FROM failure_window", None)?
+                    .to_array::<Window>()?
+                    .pop();
+                let window = stored.unwrap_or(Window { start_ms: now, failures: 0 });
+                rpc::answer(&window.verdict(limit, now))
+            }
+            other => Err(rpc::unknown_action(other)),
+        }
     }
 }

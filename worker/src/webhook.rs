@@ -4,19 +4,20 @@
 
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
-use threetone_webhooks::{Options, PayloadError, SIGNATURE_HEADER, validate_event};
-use worker::{Date, Env, Headers, Method, Request, js_sys};
+use threetone_webhooks::{Freshness, Options, SIGNATURE_HEADER, validate_event};
+use worker::{Date, Env, Method, Request, js_sys};
 
 use crate::config::{Config, DeliveryMode, InvalidPayloadPolicy};
 use crate::forward::{self, OriginAnswer};
+use crate::headers::Delivery;
 use crate::idempotency::{self, Claim, Settlement};
+use crate::keys::{self, EventKey};
 use crate::outcome::Outcome;
+use crate::rate_limit::Limit;
 use crate::{queue, rate_limit};
 
-/// Header that carries the edge's own signature toward the origin.
-pub const EDGE_SIGNATURE_HEADER: &str = "X-ThreeTone-Edge-Signature";
-/// Header that flags a forwarded body that failed validation, with the error code.
-pub const EDGE_INVALID_HEADER: &str = "X-ThreeTone-Edge-Invalid";
+/// The destination of a configuration with one origin (`ORIGIN_URL`).
+pub const ORIGIN: &str = "origin";
 
 /// A request that passed the HTTP checks, with its body read.
 pub struct Inbound {
@@ -25,13 +26,15 @@ pub struct Inbound {
     pub content_type: String,
     /// Client address, for flood protection.
     pub client: String,
+    /// A sample sent by `POST /test`.
+    pub test: bool,
 }
 
 /// What the pipeline learned, for the logs and the bookkeeping after the answer.
 #[derive(Default)]
 pub struct Facts {
     /// The idempotency key of an authentic request.
-    pub key: Option<String>,
+    pub key: Option<EventKey>,
     pub event: Option<String>,
     pub call_id: Option<String>,
     /// Earlier deliveries of the same event.
@@ -79,7 +82,7 @@ pub async fn read(request: &mut Request, config: &Config) -> Result<Inbound, Out
         Some(_) => request.bytes().await.map_err(|_| Outcome::Unreadable)?,
         None => read_body(request, config.max_body_bytes).await?,
     };
-    Ok(Inbound { body, signature, content_type, client })
+    Ok(Inbound { body, signature, content_type, client, test: false })
 }
 
 /// Runs an inbound request through verification, validation and filtering,
@@ -96,13 +99,8 @@ pub async fn deliver(
     };
 
     if verifier.verify(&inbound.body, &inbound.signature).is_err() {
-        let verdict = rate_limit::record_failure(
-            env,
-            &inbound.client,
-            config.rate_limit_failures,
-            config.rate_limit_window_seconds,
-        )
-        .await;
+        let budget = keys::client_key(&inbound.client);
+        let verdict = rate_limit::record_failure(env, &budget, Limit::of(config)).await;
         return match verdict {
             Ok(verdict) if verdict.limited => {
                 (Outcome::RateLimited { retry_after_seconds: verdict.retry_after_seconds }, facts)
@@ -111,25 +109,25 @@ pub async fn deliver(
         };
     }
 
-    facts.key = Some(inbound.key());
-    let now = Date::now().as_millis() / 1000;
-    let options = match config.max_event_age_seconds {
-        Some(max_age) => Options::default().max_age(max_age, now as i64),
-        None => Options::default(),
-    };
-    let invalid = match validate_event(&inbound.body, &options) {
+    facts.key = Some(EventKey::of(&inbound.body));
+    let invalid = match validate_event(&inbound.body, &Options::default()) {
         Ok(event) => {
             facts.event = Some(event.event_name().to_string());
             facts.call_id = event.call_id().map(String::from);
+            // A stale event is refused whatever ON_INVALID_PAYLOAD says: it
+            // may be a capture replayed after its key expired.
+            if let Some(max_age_seconds) = config.max_event_age_seconds {
+                let now_unix_seconds = (Date::now().as_millis() / 1000) as i64;
+                let window = Freshness { max_age_seconds, now_unix_seconds };
+                if let Err(error) = window.check(event.timestamp()) {
+                    return (Outcome::Rejected(error), facts);
+                }
+            }
             None
         }
         Err(error) => {
             facts.event = event_name_of_invalid(&inbound.body);
-            let stale = matches!(
-                error,
-                PayloadError::TimestampTooOld { .. } | PayloadError::TimestampInFuture { .. }
-            );
-            if stale || config.on_invalid_payload == InvalidPayloadPolicy::Reject {
+            if config.on_invalid_payload == InvalidPayloadPolicy::Reject {
                 return (Outcome::Rejected(error), facts);
             }
             Some(error.code())
@@ -144,6 +142,7 @@ pub async fn deliver(
         call_id: facts.call_id.clone(),
         invalid: invalid.map(String::from),
         request_id: request_id.to_string(),
+        test: inbound.test,
     };
     if let Some(allowed) = &config.forward_events
         && !allowed.contains(&event.event)
@@ -176,26 +175,16 @@ pub struct Authentic {
     pub invalid: Option<String>,
     /// The edge's request id, sent to the origin as `X-Request-Id`.
     pub request_id: String,
+    /// A sample sent by `POST /test`, marked as such toward the origin.
+    #[serde(default)]
+    pub test: bool,
 }
 
 impl Authentic {
-    /// The idempotency key (see [`key_of`]).
-    pub fn key(&self) -> String {
-        key_of(&self.signature)
+    /// The event's key (the SHA-256 of its body; see [`EventKey`]).
+    pub fn key(&self) -> EventKey {
+        EventKey::of(&self.body)
     }
-}
-
-impl Inbound {
-    /// The idempotency key, once the signature is verified (see [`key_of`]).
-    pub fn key(&self) -> String {
-        key_of(&self.signature)
-    }
-}
-
-/// A verified header is exactly `sha256=` and 64 hex digits; lowercased, it
-/// names the body, and every redelivery carries it.
-fn key_of(signature: &str) -> String {
-    signature.trim().to_ascii_lowercase()
 }
 
 /// Claims the event's key and forwards it once: the one delivery path of both
@@ -204,10 +193,11 @@ pub async fn forward_once(event: &Authentic, config: &Config, env: &Env) -> Atte
     let Some(origin_url) = &config.origin_url else {
         return Attempt::unclaimed(Outcome::NotConfigured, None);
     };
-    let key = event.key();
+    let event_key = event.key();
+    let key = event_key.as_str();
     let ttl_ms = config.idempotency_ttl_seconds * 1000;
     let lease_ms = config.origin_timeout_ms + 5_000;
-    let retry_count = match idempotency::claim(env, &key, lease_ms, ttl_ms).await {
+    let retry_count = match idempotency::claim(env, key, lease_ms, ttl_ms).await {
         Err(error) => {
             // Not the body, not a secret: the store's own failure, for operators.
             worker::console_error!("idempotency store unavailable: {error}");
@@ -221,44 +211,35 @@ pub async fn forward_once(event: &Authentic, config: &Config, env: &Env) -> Atte
     };
     let settle = |outcome: Outcome| {
         let delivered = matches!(outcome, Outcome::Delivered { .. });
-        let settlement = Settlement { key: key.clone(), delivered, ttl_ms };
+        let settlement = Settlement { key: key.to_string(), delivered, ttl_ms };
         Attempt { outcome, retry_count: Some(retry_count), settlement: Some(settlement) }
     };
 
-    let Ok(headers) = origin_headers(event, config) else {
-        return settle(Outcome::OriginUnreachable);
+    let delivery_id = event_key.delivery_id(ORIGIN);
+    let delivery = Delivery {
+        content_type: &event.content_type,
+        signature: &event.signature,
+        event: &event.event,
+        delivery_id: &delivery_id,
+        request_id: &event.request_id,
+        edge_signature: config.origin_signer.as_ref().map(|signer| signer.sign(&event.body)),
+        invalid: event.invalid.as_deref(),
+        test: event.test,
     };
-    let answer = forward::send(origin_url, &event.body, headers, config.origin_timeout_ms).await;
+    let answer =
+        forward::send(origin_url, &event.body, &delivery.headers(), config.origin_timeout_ms).await;
     let outcome = match answer {
         OriginAnswer::Status { status, .. } if (200..300).contains(&status) => {
             Outcome::Delivered { origin_status: status }
         }
-        OriginAnswer::Status { status, body } if (400..500).contains(&status) => {
-            Outcome::OriginRejected { status, body }
+        OriginAnswer::Status { status, rejection: Some(rejection) } => {
+            Outcome::OriginRejected { status, rejection }
         }
         OriginAnswer::Status { status, .. } => Outcome::OriginFailed { status },
         OriginAnswer::Timeout => Outcome::OriginTimeout,
         OriginAnswer::Unreachable => Outcome::OriginUnreachable,
     };
     settle(outcome)
-}
-
-/// The headers sent to the origin: nothing of the inbound request but these.
-fn origin_headers(event: &Authentic, config: &Config) -> worker::Result<Headers> {
-    let headers = Headers::new();
-    headers.set("Content-Type", &event.content_type)?;
-    headers.set(SIGNATURE_HEADER, &event.signature)?;
-    if !event.event.is_empty() {
-        headers.set("X-ThreeTone-Event", &event.event)?;
-    }
-    headers.set("X-Request-Id", &event.request_id)?;
-    if let Some(signer) = &config.origin_signer {
-        headers.set(EDGE_SIGNATURE_HEADER, &signer.sign(&event.body))?;
-    }
-    if let Some(code) = &event.invalid {
-        headers.set(EDGE_INVALID_HEADER, code)?;
-    }
-    Ok(headers)
 }
 
 /// Reads the body, stopping as soon as it passes `max` bytes.
