@@ -241,3 +241,15 @@ test("the secret never appears in /health, whatever is wrong", async () => {
     for (const value of [SECRET, "short\"", ADMIN_TOKEN]) assert.ok(!text.includes(value), value);
   });
 });
+
+test("a rejected event's message quotes at most 64 characters of the body", async () => {
+  await withEdge({ ON_INVALID_PAYLOAD: "reject" }, async (origin, edge) => {
+    const body = JSON.parse(event("call_started"));
+    body.data.direction = "d".repeat(100_000);
+    const response = await edge.post(JSON.stringify(body));
+    assert.equal(response.status, 400);
+    const text = await response.text();
+    assert.ok(text.length < 400, `${text.length} bytes`);
+    assert.match(JSON.parse(text).message, /"d{64}"… \(100000 characters\)/);
+  });
+});

@@ -1,9 +1,11 @@
 //! `cargo xtask <task>`: the one place that builds, checks and orchestrates.
 //!
 //! Tasks:
-//! - `test`: everything CI checks: format, lints, Rust tests and doctests, the
+//! - `test`: everything CI checks: format, supply chain (licenses, sources,
+//!   lockfile integrity), lints, Rust tests and doctests, the
 //!   no_std build, generated files up to date, the Worker in workerd, the npm
 //!   package in every runtime it claims, the Wasm component from Node and Python.
+//! - `audit`: the supply-chain checks alone (see `audit.rs`).
 //! - `codegen [--check]`: writes the JSON Schemas under `schema/` and the npm
 //!   package's TypeScript event types, or with `--check` fails if the committed
 //!   ones are stale.
@@ -19,6 +21,7 @@
 //! - `dev`: the main job: builds the Worker and runs it with `wrangler dev` in
 //!   front of a demo origin, sends it a signed sample event, runs until Ctrl-C.
 
+mod audit;
 mod codegen;
 mod command;
 mod component;
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let result = match args.as_slice() {
         ["test"] => test(),
+        ["audit"] => audit::check(),
         ["codegen"] => codegen::write(),
         ["codegen", "--check"] => codegen::check(),
         ["bench", rest @ ..] => bench(rest),
@@ -55,7 +59,7 @@ fn main() -> ExitCode {
         ["dev"] => worker::dev(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | codegen [--check] | bench [criterion args] | component | npm [test] | worker | dev | fuzz --time <seconds> | ct>"
+                "usage: cargo xtask <test | audit | codegen [--check] | bench [criterion args] | component | npm [test] | worker | dev | fuzz --time <seconds> | ct>"
             );
             return ExitCode::from(2);
         }
@@ -71,6 +75,7 @@ fn main() -> ExitCode {
 
 fn test() -> Result<(), String> {
     cargo(&["fmt", "--all", "--check"])?;
+    audit::check()?;
     // Host crates on the host; the wasm-only code on its target.
     clippy(&["--workspace", "--exclude", worker::CRATE, "--all-targets", "--all-features"])?;
     command::ensure_rust_target(worker::TARGET)?;
@@ -78,6 +83,8 @@ fn test() -> Result<(), String> {
     clippy(&["--lib", "--features", "js", "--target", worker::TARGET])?;
     clippy(&["--package", component::CRATE, "--target", worker::TARGET])?;
     cargo(&["test", "--workspace", "--exclude", worker::CRATE, "--all-features"])?;
+    // The Worker's plain decisions, on the host.
+    cargo(&["test", "--package", worker::CRATE, "--lib"])?;
     no_std_build()?;
     codegen::check()?;
     worker::build()?;

@@ -49,6 +49,14 @@ pub fn cargo_fuzz() -> Result<(), String> {
     ensure_cargo_tool("cargo-fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION, true)
 }
 
+/// `cargo-deny`, which checks the licenses and sources of the crates.
+pub fn cargo_deny() -> Result<(), String> {
+    ensure_cargo_tool("cargo-deny", "cargo-deny", CARGO_DENY_VERSION, true)
+}
+
+/// The pinned cargo-deny release.
+const CARGO_DENY_VERSION: &str = "0.20.2";
+
 /// The pinned cargo-fuzz release.
 const CARGO_FUZZ_VERSION: &str = "0.13.2";
 
