@@ -5,12 +5,12 @@
 // alone; this does what it does there.
 import { DurableObject } from "cloudflare:workers";
 
-import worker, { DeadLetterStore, FailureCounter, IdempotencyStore } from "./build/index.js";
+import worker, { DeadLetterStore, DestinationStore, FailureCounter, RouteLog } from "./build/index.js";
 
-for (const object of [DeadLetterStore, FailureCounter, IdempotencyStore]) {
+for (const object of [DeadLetterStore, DestinationStore, FailureCounter, RouteLog]) {
   Object.setPrototypeOf(object.prototype, DurableObject.prototype);
   Object.setPrototypeOf(object, DurableObject);
 }
 
-export { DeadLetterStore, FailureCounter, IdempotencyStore };
+export { DeadLetterStore, DestinationStore, FailureCounter, RouteLog };
 export default worker;

@@ -52,7 +52,7 @@ describe("secrets", () => {
     await withEdge({ WEBHOOK_SECRET: "whsec_short", WEBHOOK_SECRET_PREVIOUS_2: "tiny" }, async (origin, edge) => {
       const health = await (await edge.fetch("/health")).json();
       assert.equal(health.status, "ok");
-      assert.equal(health.secrets, 2);
+      assert.equal(health.routes[0].secrets, 2);
       assert.deepEqual(
         health.problems.map(({ variable, severity }) => [variable, severity]),
         [["WEBHOOK_SECRET", "warning"], ["WEBHOOK_SECRET_PREVIOUS_2", "warning"]],

@@ -17,7 +17,8 @@ export const SECRET = "whsec_edge_test_secret_5f2c";
 /** The Worker's Durable Objects, SQLite-backed as `new_sqlite_classes` in wrangler.toml declares. */
 export const DURABLE_OBJECTS = Object.fromEntries(
   [
-    ["IDEMPOTENCY", "IdempotencyStore"],
+    ["DESTINATIONS", "DestinationStore"],
+    ["ROUTE_LOGS", "RouteLog"],
     ["FAILURES", "FailureCounter"],
     ["DEAD_LETTERS", "DeadLetterStore"],
   ].map(([binding, className]) => [binding, { className, useSQLite: true }]),

@@ -77,6 +77,8 @@ async function runScenario(t, { mode, fault }) {
     DELIVERY_MODE: mode,
     RETRY_MAX_RETRIES: "20",
     RETRY_DELAY_SECONDS: "0",
+    // The breaker opens under these faults; its cool-down is compressed like the sender's schedule.
+    BREAKER_COOLDOWN_SECONDS: "1",
   });
   const edge = await startWorker(vars);
   try {
@@ -187,7 +189,7 @@ describe("dead letters", () => {
   });
 
   /** Queue mode in front of an origin that always fails: every event becomes a dead letter at once. */
-  const deadLetterVars = (origin) => baseVars(origin, { DELIVERY_MODE: "queue", RETRY_MAX_RETRIES: "0" });
+  const deadLetterVars = (origin) => baseVars(origin, { DELIVERY_MODE: "queue", RETRY_MAX_RETRIES: "0", BREAKER_FAILURES: "1000" });
   const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
   async function deadLetters(edge, count) {

@@ -423,7 +423,7 @@ describe("admin endpoints", () => {
     assert.equal(response.status, 200);
     const health = await response.json();
     assert.equal(health.status, "ok");
-    assert.equal(health.secrets, 1);
+    assert.equal(health.routes[0].secrets, 1);
     assert.match(health.version, /^\d+\.\d+\.\d+/);
     assert.ok(!JSON.stringify(health).includes(SECRET) && !JSON.stringify(health).includes(ADMIN_TOKEN));
   });

@@ -1,66 +1,200 @@
-//! `/health` (public), `/logs` and `/test` (bearer `ADMIN_TOKEN`).
+//! The Worker's own endpoints: `/health` (public); `/logs`, `/test`,
+//! `/destinations`, `/destinations/<name>/pause` and `/resume`,
+//! `/dead-letters/replay` (bearer `ADMIN_TOKEN`).
 
+use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use threetone_webhooks::{EventType, Timestamp, sample_event};
-use worker::{Date, Env, Request, Response, Result, js_sys};
+use worker::{Date, Env, Request, Result};
 
 use crate::config::{Config, Problem};
 use crate::dead_letters::Summary;
-use crate::outcome::{Answer, Outcome};
+use crate::destination::Status;
+use crate::outcome::{Answer, Outcome, Reply};
+use crate::pipeline::Inbound;
 use crate::rate_limit::Limit;
-use crate::webhook::Inbound;
-use crate::{auth, dead_letters, delivery_log, keys, queue, rate_limit};
+use crate::runtime::random_id;
+use crate::{auth, dead_letters, delivery_log, destination, keys, queue, rate_limit, route_log};
 
 /// Version reported by `/health`.
-const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// The body of `/health`.
+/// The body of `/health`: the configuration, never a secret and never live state.
 #[derive(Serialize)]
 struct Health<'a> {
     status: &'static str,
     version: &'static str,
-    webhook_path: &'a str,
     delivery_mode: &'static str,
-    secrets: usize,
-    origin_signing: bool,
+    routes: Vec<RouteHealth<'a>>,
     admin: bool,
     problems: &'a [Problem],
 }
 
-/// The body of `/logs`.
 #[derive(Serialize)]
-struct Logs {
-    webhook_id: &'static str,
-    recent_deliveries: Vec<Box<RawValue>>,
-    dead_letters: Vec<Summary>,
+struct RouteHealth<'a> {
+    path: &'a str,
+    usable: bool,
+    secrets: usize,
+    events: Option<&'a [String]>,
+    destinations: Vec<DestinationHealth<'a>>,
 }
 
-/// Whether the Worker can forward, which variables are wrong (names only), version.
-pub fn health(config: &Config) -> Result<Response> {
+#[derive(Serialize)]
+struct DestinationHealth<'a> {
+    name: &'a str,
+    events: Option<&'a [String]>,
+    signing: bool,
+    timeout_ms: u64,
+    max_per_second: Option<u32>,
+    max_in_flight: Option<u32>,
+}
+
+/// Whether the Worker can forward, route by route, and what is wrong (names
+/// and JSON paths only). 503 when no route can forward.
+pub fn health(config: &Config) -> Reply {
+    let routes: Vec<RouteHealth<'_>> = config
+        .routes
+        .iter()
+        .map(|route| RouteHealth {
+            path: &route.path,
+            usable: config.is_usable(route),
+            secrets: route.verifier.as_ref().map_or(0, |verifier| verifier.secret_count()),
+            events: route.events.as_deref(),
+            destinations: route
+                .destinations
+                .iter()
+                .map(|destination| DestinationHealth {
+                    name: &destination.name,
+                    events: destination.events.as_deref(),
+                    signing: destination.signer.is_some(),
+                    timeout_ms: destination.timeout_ms,
+                    max_per_second: destination.limits.max_per_second,
+                    max_in_flight: destination.limits.max_in_flight,
+                })
+                .collect(),
+        })
+        .collect();
+    let usable = routes.iter().filter(|route| route.usable).count();
+    let status = match usable {
+        0 => "not_configured",
+        _ if usable < routes.len() => "degraded",
+        _ => "ok",
+    };
     let body = Health {
-        status: if config.is_ready() { "ok" } else { "not_configured" },
+        status,
         version: VERSION,
-        webhook_path: &config.webhook_path,
         delivery_mode: config.delivery_mode.name(),
-        secrets: config.verifier.as_ref().map_or(0, |verifier| verifier.secret_count()),
-        origin_signing: config.origin_signer.is_some(),
+        routes,
         admin: config.admin_token.is_some(),
         problems: &config.problems,
     };
-    Ok(Response::from_json(&body)?.with_status(if config.is_ready() { 200 } else { 503 }))
+    Reply::json(if usable == 0 { 503 } else { 200 }, &body)
 }
 
-/// The recent deliveries, in ThreeTone's delivery-log shape.
-pub async fn logs(request: &Request, config: &Config, env: &Env) -> Result<Response> {
+/// A destination's live state, as the admin endpoints show it.
+#[derive(Serialize)]
+struct DestinationState<'a> {
+    name: &'a str,
+    route: &'a str,
+    #[serde(flatten)]
+    status: Option<Status>,
+    /// Its object did not answer.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    unavailable: bool,
+}
+
+/// Every destination's live state (one call to each one's object, at once).
+async fn destination_states<'a>(config: &'a Config, env: &Env) -> Vec<DestinationState<'a>> {
+    let destinations: Vec<_> = config
+        .routes
+        .iter()
+        .flat_map(|route| route.destinations.iter().map(move |destination| (route, destination)))
+        .collect();
+    join_all(destinations.into_iter().map(|(route, destination)| async move {
+        let status = destination::status(env, &destination.name).await.ok();
+        DestinationState {
+            name: &destination.name,
+            route: &route.path,
+            unavailable: status.is_none(),
+            status,
+        }
+    }))
+    .await
+}
+
+/// The body of `/logs`.
+#[derive(Serialize)]
+struct Logs<'a> {
+    webhook_id: &'static str,
+    recent_deliveries: Vec<Box<RawValue>>,
+    dead_letters: Vec<Summary>,
+    destinations: Vec<DestinationState<'a>>,
+}
+
+/// The recent deliveries of every destination and route, in ThreeTone's
+/// delivery-log shape, the dead letters and each destination's state.
+pub async fn logs(request: &Request, config: &Config, env: &Env) -> Result<Reply> {
     if let Some(refusal) = refuse(request, config, env).await? {
         return Ok(refusal);
     }
-    Response::from_json(&Logs {
-        webhook_id: "threetone-edge",
-        recent_deliveries: delivery_log::recent(env).await?,
-        dead_letters: dead_letters::list(env).await?,
-    })
+    // One object after another: an admin request, where the few
+    // milliseconds of each call cost less than the joining machinery costs
+    // the upload.
+    let mut kept = Vec::new();
+    for destination in config.destinations() {
+        kept.extend(destination::logs(env, &destination.name).await?);
+    }
+    for route in &config.routes {
+        kept.extend(route_log::logs(env, &route.path).await?);
+    }
+    Ok(Reply::json(
+        200,
+        &Logs {
+            webhook_id: "threetone-edge",
+            recent_deliveries: delivery_log::newest(kept),
+            dead_letters: dead_letters::list(env).await?,
+            destinations: destination_states(config, env).await,
+        },
+    ))
+}
+
+/// `GET /destinations`: each destination's live state.
+pub async fn destinations(request: &Request, config: &Config, env: &Env) -> Result<Reply> {
+    if let Some(refusal) = refuse(request, config, env).await? {
+        return Ok(refusal);
+    }
+    #[derive(Serialize)]
+    struct Destinations<'a> {
+        destinations: Vec<DestinationState<'a>>,
+    }
+    Ok(Reply::json(200, &Destinations { destinations: destination_states(config, env).await }))
+}
+
+/// `POST /destinations/<name>/pause` or `/resume`: while paused, nothing is
+/// sent to the destination; direct mode answers 503 (ThreeTone retries),
+/// queue mode holds its deliveries; resuming lets them through, once each.
+pub async fn set_paused(
+    request: &Request,
+    config: &Config,
+    env: &Env,
+    name: &str,
+    paused: bool,
+) -> Result<Reply> {
+    if let Some(refusal) = refuse(request, config, env).await? {
+        return Ok(refusal);
+    }
+    if config.destination(name).is_none() {
+        return Ok(Reply::error(404, "unknown_destination"));
+    }
+    let changed = destination::set_paused(env, name, paused).await?;
+    #[derive(Serialize)]
+    struct Paused<'a> {
+        destination: &'a str,
+        paused: bool,
+        changed: bool,
+    }
+    Ok(Reply::json(200, &Paused { destination: name, paused, changed }))
 }
 
 /// The body of `/dead-letters/replay`: `{}` for every letter, or the ids.
@@ -72,7 +206,7 @@ struct ReplayRequest {
 
 /// Queues dead letters again (all, or those named by `ids`), attempts
 /// reset. A letter leaves the store only once the queue has taken it.
-pub async fn replay(request: &mut Request, config: &Config, env: &Env) -> Result<Response> {
+pub async fn replay(request: &mut Request, config: &Config, env: &Env) -> Result<Reply> {
     if let Some(refusal) = refuse(request, config, env).await? {
         return Ok(refusal);
     }
@@ -89,7 +223,7 @@ pub async fn replay(request: &mut Request, config: &Config, env: &Env) -> Result
                 ),
                 ..Answer::error("invalid_request")
             };
-            return answer.into_response(400);
+            return Ok(Reply::json(400, &answer));
         }
     };
     #[derive(Serialize, Default)]
@@ -114,56 +248,73 @@ pub async fn replay(request: &mut Request, config: &Config, env: &Env) -> Result
             replayed.failed += 1;
         }
     }
-    Response::from_json(&replayed)
+    Ok(Reply::json(200, &replayed))
 }
 
+/// The body of `/test`: an event type, and the route (the first by default).
 #[derive(Deserialize)]
 struct TestRequest {
     event_type: String,
+    route: Option<String>,
 }
 
-/// Parses a `/test` request into a signed sample event, ready for the pipeline.
+/// Parses a `/test` request into a signed sample event for a route, ready
+/// for the pipeline.
 pub async fn test_event(
     request: &mut Request,
     config: &Config,
     env: &Env,
-) -> Result<std::result::Result<Inbound, Response>> {
+) -> Result<std::result::Result<(Inbound, String), Reply>> {
     if let Some(refusal) = refuse(request, config, env).await? {
         return Ok(Err(refusal));
     }
     let text = request.text().await.unwrap_or_default();
-    let Some(event_type) = serde_json::from_str::<TestRequest>(&text)
-        .ok()
-        .and_then(|test| EventType::from_name(&test.event_type))
-    else {
-        #[derive(Serialize)]
-        struct UnknownEventType {
-            error: &'static str,
-            expected: Expected,
-        }
-        #[derive(Serialize)]
-        struct Expected {
-            event_type: Vec<&'static str>,
-        }
-        let event_type = EventType::ALL.iter().map(|event_type| event_type.as_str()).collect();
-        let body =
-            UnknownEventType { error: "unknown_event_type", expected: Expected { event_type } };
-        return Ok(Err(Response::from_json(&body)?.with_status(400)));
+    let Ok(test) = serde_json::from_str::<TestRequest>(&text) else {
+        return Ok(Err(unknown_event_type()));
     };
-    let Some(verifier) = &config.verifier else {
-        return Ok(Err(Answer::error("not_configured").into_response(503)?));
+    let Some(event_type) = EventType::from_name(&test.event_type) else {
+        return Ok(Err(unknown_event_type()));
+    };
+    let route = match &test.route {
+        Some(path) => config.route(path),
+        None => config.routes.first(),
+    };
+    let Some(route) = route else {
+        return Ok(Err(Reply::error(404, "unknown_route")));
+    };
+    let Some(verifier) = &route.verifier else {
+        return Ok(Err(Outcome::NotConfigured.reply()));
     };
     let now = (Date::now().as_millis() / 1000) as i64;
     let timestamp = Timestamp::from_unix_seconds(now).ok_or("clock out of range")?;
     let body = sample_event(event_type, &timestamp, &random_id()).into_bytes();
     let signature = verifier.sign(&body);
-    Ok(Ok(Inbound {
+    let inbound = Inbound {
         body,
         signature,
         content_type: "application/json".into(),
         client: "admin".into(),
         test: true,
-    }))
+    };
+    Ok(Ok((inbound, route.path.clone())))
+}
+
+/// 400, with the event types `/test` knows.
+fn unknown_event_type() -> Reply {
+    #[derive(Serialize)]
+    struct UnknownEventType {
+        error: &'static str,
+        expected: Expected,
+    }
+    #[derive(Serialize)]
+    struct Expected {
+        event_type: Vec<&'static str>,
+    }
+    let event_type = EventType::ALL.iter().map(|event_type| event_type.as_str()).collect();
+    Reply::json(
+        400,
+        &UnknownEventType { error: "unknown_event_type", expected: Expected { event_type } },
+    )
 }
 
 /// `None` if the request carries the admin token; else the answer to give.
@@ -171,9 +322,9 @@ pub async fn test_event(
 /// Failed attempts are counted per client address (as failed webhook
 /// verifications are, in a budget of their own): past the limit the address
 /// gets 429, even with the right token, until its window ends.
-async fn refuse(request: &Request, config: &Config, env: &Env) -> Result<Option<Response>> {
+async fn refuse(request: &Request, config: &Config, env: &Env) -> Result<Option<Reply>> {
     let Some(token) = &config.admin_token else {
-        return Ok(Some(Answer::error("admin_disabled").into_response(403)?));
+        return Ok(Some(Reply::error(403, "admin_disabled")));
     };
     let header = request.headers().get("Authorization")?.unwrap_or_default();
     let client = request.headers().get("CF-Connecting-IP")?.unwrap_or_default();
@@ -184,22 +335,16 @@ async fn refuse(request: &Request, config: &Config, env: &Env) -> Result<Option<
     } else {
         let verdict = rate_limit::record_failure(env, &budget, limit).await?;
         if !verdict.limited {
-            let mut response = Answer::error("unauthorized").into_response(401)?;
-            response.headers_mut().set("WWW-Authenticate", "Bearer")?;
-            return Ok(Some(response));
+            let mut refusal = Reply::error(401, "unauthorized");
+            refusal.headers.push(("WWW-Authenticate", "Bearer".into()));
+            return Ok(Some(refusal));
         }
         verdict
     };
     if verdict.limited {
-        let outcome = Outcome::RateLimited { retry_after_seconds: verdict.retry_after_seconds };
-        return Ok(Some(outcome.into_response("")?));
+        return Ok(Some(
+            Outcome::RateLimited { retry_after_seconds: verdict.retry_after_seconds }.reply(),
+        ));
     }
     Ok(None)
-}
-
-/// 16 hex digits, for request ids and sample ids.
-pub fn random_id() -> String {
-    let high = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
-    let low = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
-    format!("{high:08x}{low:08x}")
 }

@@ -12,9 +12,9 @@ use worker::{
     Date, DurableObject, Env, Request, Response, Result, SqlStorage, State, durable_object,
 };
 
-use crate::idempotency::integer;
-use crate::queue::Queued;
+use crate::event::Queued;
 use crate::rpc;
+use crate::sql::integer;
 
 const BINDING: &str = "DEAD_LETTERS";
 const NAME: &str = "all";
@@ -25,37 +25,65 @@ pub struct Summary {
     pub id: String,
     pub event: String,
     pub call_id: Option<String>,
+    pub destination: String,
     pub attempts: u32,
     pub error: String,
     pub dead_lettered_at_ms: u64,
 }
 
-/// The body of an `add`.
+/// A call to the store.
 #[derive(Serialize, Deserialize)]
-struct AddCall {
-    queued: Queued,
-    error: String,
+#[serde(tag = "call", rename_all = "snake_case")]
+enum DeadLetterRequest {
+    Add { queued: Box<Queued>, error: String },
+    List,
+    Get { id: String },
+    Delete { id: String },
 }
 
-/// Keeps a queued event the consumer gave up on.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum DeadLetterAnswer {
+    Done,
+    List(Vec<Summary>),
+    Letter(Option<Box<Queued>>),
+}
+
+async fn call(env: &Env, request: &DeadLetterRequest) -> Result<DeadLetterAnswer> {
+    rpc::call(env, BINDING, NAME, request).await
+}
+
+/// Keeps a queued delivery the consumer gave up on.
 pub async fn add(env: &Env, queued: &Queued, error: &str) -> Result<()> {
-    rpc::call(env, BINDING, NAME, "add", &AddCall { queued: queued.clone(), error: error.into() })
-        .await
+    let request = DeadLetterRequest::Add { queued: Box::new(queued.clone()), error: error.into() };
+    match call(env, &request).await? {
+        DeadLetterAnswer::Done => Ok(()),
+        _ => Err(rpc::unexpected(BINDING)),
+    }
 }
 
 /// All dead letters, oldest first, without their bodies.
 pub async fn list(env: &Env) -> Result<Vec<Summary>> {
-    rpc::call(env, BINDING, NAME, "list", &()).await
+    match call(env, &DeadLetterRequest::List).await? {
+        DeadLetterAnswer::List(summaries) => Ok(summaries),
+        _ => Err(rpc::unexpected(BINDING)),
+    }
 }
 
 /// The letter `id`, body included, if it is still there.
 pub async fn get(env: &Env, id: &str) -> Result<Option<Queued>> {
-    rpc::call(env, BINDING, NAME, "get", &id).await
+    match call(env, &DeadLetterRequest::Get { id: id.into() }).await? {
+        DeadLetterAnswer::Letter(letter) => Ok(letter.map(|letter| *letter)),
+        _ => Err(rpc::unexpected(BINDING)),
+    }
 }
 
 /// Removes the letter `id`.
 pub async fn delete(env: &Env, id: &str) -> Result<()> {
-    rpc::call(env, BINDING, NAME, "delete", &id).await
+    match call(env, &DeadLetterRequest::Delete { id: id.into() }).await? {
+        DeadLetterAnswer::Done => Ok(()),
+        _ => Err(rpc::unexpected(BINDING)),
+    }
 }
 
 /// The store of dead letters.
@@ -70,8 +98,8 @@ impl DurableObject for DeadLetterStore {
         // Errors here surface on the first query instead.
         let _ = sql.exec(
             "CREATE TABLE IF NOT EXISTS letters (id TEXT PRIMARY KEY, event TEXT NOT NULL, \
-             call_id TEXT, attempts INTEGER NOT NULL, error TEXT NOT NULL, at_ms INTEGER NOT NULL, \
-             queued TEXT NOT NULL)",
+             call_id TEXT, destination TEXT NOT NULL, attempts INTEGER NOT NULL, \
+             error TEXT NOT NULL, at_ms INTEGER NOT NULL, queued TEXT NOT NULL)",
             None,
         );
         let _ = upgrade(&sql);
@@ -100,9 +128,9 @@ fn upgrade(sql: &SqlStorage) -> Result<()> {
         return Ok(());
     }
     sql.exec(
-        "INSERT OR IGNORE INTO letters (id, event, call_id, attempts, error, at_ms, queued) \
+        "INSERT OR IGNORE INTO letters (id, event, call_id, destination, attempts, error, at_ms, queued) \
          SELECT id, json_extract(stored, '$.queued.event.event'), \
-         json_extract(stored, '$.queued.event.call_id'), json_extract(stored, '$.queued.attempts'), \
+         json_extract(stored, '$.queued.event.call_id'), 'origin', json_extract(stored, '$.queued.attempts'), \
          json_extract(stored, '$.error'), json_extract(stored, '$.at_ms'), \
          json_extract(stored, '$.queued') FROM dead_letters",
         None,
@@ -111,62 +139,58 @@ fn upgrade(sql: &SqlStorage) -> Result<()> {
     Ok(())
 }
 
-rpc::object_method!(DeadLetterStore);
+rpc::object_method!(DeadLetterStore, DeadLetterRequest);
 
 impl DeadLetterStore {
-    async fn answer(&self, action: &str, body: &str) -> Result<String> {
+    async fn answer(&self, request: DeadLetterRequest) -> Result<DeadLetterAnswer> {
         let sql = self.state.storage().sql();
-        match action {
-            "add" => {
-                let AddCall { queued, error } = rpc::body(body)?;
+        match request {
+            DeadLetterRequest::Add { queued, error } => {
                 let at_ms = Date::now().as_millis();
-                // Time-ordered ids; the request id keeps them unique.
-                let id = format!("{at_ms:015}-{}", queued.event.request_id);
+                // Time-ordered ids; the request id and destination keep them unique.
+                let id = format!("{at_ms:015}-{}-{}", queued.event.request_id, queued.destination);
                 sql.exec(
-                    "INSERT INTO letters (id, event, call_id, attempts, error, at_ms, queued) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO letters (id, event, call_id, destination, attempts, error, at_ms, queued) \
+                     VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                     vec![
                         id.into(),
                         queued.event.event.as_str().into(),
                         queued.event.call_id.as_deref().into(),
+                        queued.destination.as_str().into(),
                         integer(u64::from(queued.attempts)),
                         error.into(),
                         integer(at_ms),
                         serde_json::to_string(&queued)?.into(),
                     ],
                 )?;
-                rpc::answer(&())
+                Ok(DeadLetterAnswer::Done)
             }
-            "list" => {
+            DeadLetterRequest::List => {
                 let summaries: Vec<Summary> = sql
                     .exec(
-                        "SELECT id, event, call_id, attempts, error, at_ms AS dead_lettered_at_ms \
-                         FROM letters ORDER BY id",
+                        "SELECT id, event, call_id, destination, attempts, error, \
+                         at_ms AS dead_lettered_at_ms FROM letters ORDER BY id",
                         None,
                     )?
                     .to_array()?;
-                rpc::answer(&summaries)
+                Ok(DeadLetterAnswer::List(summaries))
             }
-            "get" => {
+            DeadLetterRequest::Get { id } => {
                 #[derive(Deserialize)]
                 struct Row {
                     queued: String,
                 }
-                let id: String = rpc::body(body)?;
                 let row = sql
                     .exec("SELECT queued FROM letters WHERE id = ?", vec![id.into()])?
                     .to_array::<Row>()?
                     .pop();
-                let queued: Option<Queued> =
-                    row.map(|row| serde_json::from_str(&row.queued)).transpose()?;
-                rpc::answer(&queued)
+                let queued = row.map(|row| serde_json::from_str(&row.queued)).transpose()?;
+                Ok(DeadLetterAnswer::Letter(queued))
             }
-            "delete" => {
-                let id: String = rpc::body(body)?;
+            DeadLetterRequest::Delete { id } => {
                 sql.exec("DELETE FROM letters WHERE id = ?", vec![id.into()])?;
-                rpc::answer(&())
+                Ok(DeadLetterAnswer::Done)
             }
-            other => Err(rpc::unknown_action(other)),
         }
     }
 }

@@ -1,4 +1,4 @@
-//! Forwarding to the origin, with a timeout that covers the whole answer.
+//! Forwarding to a destination, with a timeout that covers the whole answer.
 
 use std::time::Duration;
 
@@ -8,10 +8,12 @@ use worker::js_sys::Uint8Array;
 use worker::wasm_bindgen::JsValue;
 use worker::{AbortController, Delay, Fetch, Headers, Request, Response, Result, web_sys};
 
+use crate::outcome::Rejection;
+
 /// The most of a 4xx answer's body passed back to the sender.
 pub const MAX_REJECTION_BODY: usize = 4 * 1024;
 
-/// How the origin answered.
+/// How a destination answered.
 #[derive(Debug)]
 pub enum OriginAnswer {
     /// An HTTP status; for 4xx, which is passed through, the start of the
@@ -21,13 +23,6 @@ pub enum OriginAnswer {
     Timeout,
     /// No connection (refused, DNS, TLS).
     Unreachable,
-}
-
-/// The body of a 4xx answer, cut at [`MAX_REJECTION_BODY`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub body: Vec<u8>,
-    pub content_type: Option<String>,
 }
 
 /// A POST of `body` with `headers` to `url`, redirects not followed. Built

@@ -1,4 +1,4 @@
-//! The headers a delivery carries to the origin: nothing of the inbound
+//! The headers a delivery carries to a destination: nothing of the inbound
 //! request but these. Plain data (covered by `cargo test`); the runtime's
 //! `Headers` are made from it at the edge.
 
@@ -6,6 +6,8 @@ use threetone_webhooks::SIGNATURE_HEADER;
 
 /// The event type, when it can travel as a header value.
 pub const EVENT_HEADER: &str = "X-ThreeTone-Event";
+/// The destination's name.
+pub const DESTINATION_HEADER: &str = "X-ThreeTone-Destination";
 /// The id of this delivery, the same at every redelivery (see
 /// [`EventKey::delivery_id`](crate::keys::EventKey::delivery_id)).
 pub const DELIVERY_ID_HEADER: &str = "X-ThreeTone-Delivery-Id";
@@ -22,13 +24,14 @@ pub const REQUEST_ID_HEADER: &str = "X-Request-Id";
 /// ThreeTone's short snake_case words; the body always has the name).
 const MAX_EVENT_HEADER_CHARS: usize = 128;
 
-/// What a delivery to the origin says about its event.
-pub struct Delivery<'a> {
+/// What a delivery to a destination says about its event.
+pub struct ForwardHeaders<'a> {
     pub content_type: &'a str,
     /// The verified signature header, as received.
     pub signature: &'a str,
     /// The event type (empty when the body did not say).
     pub event: &'a str,
+    pub destination: &'a str,
     pub delivery_id: &'a str,
     pub request_id: &'a str,
     /// `sha256=<hex>` of the body with `ORIGIN_SECRET`.
@@ -39,11 +42,11 @@ pub struct Delivery<'a> {
     pub test: bool,
 }
 
-impl Delivery<'_> {
+impl ForwardHeaders<'_> {
     /// The headers, in order. Every value is one the runtime accepts: an
     /// event name that is not (a control character, say) is left out rather
     /// than fail every delivery of an authentic event.
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
+    pub fn list(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![
             ("Content-Type", self.content_type.to_string()),
             (SIGNATURE_HEADER, self.signature.to_string()),
@@ -51,6 +54,7 @@ impl Delivery<'_> {
         if let Some(event) = header_value(self.event) {
             headers.push((EVENT_HEADER, event.to_string()));
         }
+        headers.push((DESTINATION_HEADER, self.destination.to_string()));
         headers.push((DELIVERY_ID_HEADER, self.delivery_id.to_string()));
         headers.push((REQUEST_ID_HEADER, self.request_id.to_string()));
         if let Some(signature) = &self.edge_signature {
@@ -79,11 +83,12 @@ fn header_value(text: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
-    fn delivery(event: &str) -> Delivery<'_> {
-        Delivery {
+    fn delivery(event: &str) -> ForwardHeaders<'_> {
+        ForwardHeaders {
             content_type: "application/json",
             signature: "sha256=00",
             event,
+            destination: "crm",
             delivery_id: "dlv_1",
             request_id: "req_1",
             edge_signature: None,
@@ -98,24 +103,31 @@ mod tests {
 
     #[test]
     fn a_delivery_carries_only_its_own_headers() {
-        let headers = delivery("call_started").headers();
+        let headers = delivery("call_started").list();
         assert_eq!(
             names(&headers),
-            ["Content-Type", SIGNATURE_HEADER, EVENT_HEADER, DELIVERY_ID_HEADER, REQUEST_ID_HEADER]
+            [
+                "Content-Type",
+                SIGNATURE_HEADER,
+                EVENT_HEADER,
+                DESTINATION_HEADER,
+                DELIVERY_ID_HEADER,
+                REQUEST_ID_HEADER
+            ]
         );
         assert_eq!(headers[2].1, "call_started");
-        let flagged = Delivery {
+        let flagged = ForwardHeaders {
             edge_signature: Some("sha256=11".into()),
             invalid: Some("invalid_payload"),
             test: true,
             ..delivery("call_started")
         };
-        let headers = flagged.headers();
+        let headers = flagged.list();
         assert_eq!(
-            &names(&headers)[5..],
+            &names(&headers)[6..],
             [EDGE_SIGNATURE_HEADER, EDGE_INVALID_HEADER, EDGE_TEST_HEADER]
         );
-        assert_eq!(headers[7].1, "1");
+        assert_eq!(headers[8].1, "1");
     }
 
     #[test]
@@ -124,10 +136,10 @@ mod tests {
         for name in
             ["call\u{1}started", "call\nstarted", "caf\u{e9}", " call_started", "", long.as_str()]
         {
-            assert!(!names(&delivery(name).headers()).contains(&EVENT_HEADER), "{name:?}");
+            assert!(!names(&delivery(name).list()).contains(&EVENT_HEADER), "{name:?}");
         }
         for name in ["call_started", "call recording.ready", &"e".repeat(128)] {
-            assert!(names(&delivery(name).headers()).contains(&EVENT_HEADER), "{name:?}");
+            assert!(names(&delivery(name).list()).contains(&EVENT_HEADER), "{name:?}");
         }
     }
 }

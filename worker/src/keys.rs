@@ -1,5 +1,5 @@
 //! The names the Worker gives things: an event's key, a delivery's id, the
-//! shard that owns a key, the budget a client address counts against.
+//! budget a client address counts against.
 //! Plain functions over plain data (covered by `cargo test`).
 
 use std::net::{IpAddr, Ipv6Addr};
@@ -40,15 +40,6 @@ impl EventKey {
         Self(format!("accept:{}", self.0))
     }
 }
-
-/// The shard (of [`SHARDS`]) that owns `key`: its last hex digit, so keys
-/// spread evenly; a key with a prefix lands with its event.
-pub fn shard_of(key: &str) -> char {
-    key.chars().last().filter(|digit| SHARDS.contains(*digit)).unwrap_or('0')
-}
-
-/// The idempotency shards, one per hex digit.
-pub const SHARDS: &str = "0123456789abcdef";
 
 /// The flood-protection budget an address counts against: an IPv4 address
 /// itself, an IPv6 address by its /64 (one subscriber gets a whole /64, so
@@ -98,14 +89,6 @@ mod tests {
         assert!(id[4..].bytes().all(|byte| byte.is_ascii_hexdigit()));
         assert_ne!(id, key.delivery_id("ops"));
         assert_ne!(id, EventKey::of(b"{ }").delivery_id("crm"));
-    }
-
-    #[test]
-    fn keys_spread_over_the_shards_by_their_last_digit() {
-        assert_eq!(shard_of("abc9"), '9');
-        assert_eq!(shard_of("accept:00f"), 'f');
-        assert_eq!(shard_of(""), '0');
-        assert_eq!(shard_of("xyz"), '0');
     }
 
     #[test]

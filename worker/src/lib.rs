@@ -1,34 +1,47 @@
-//! `threetone-edge`: a Cloudflare Worker in front of your endpoint that
-//! verifies ThreeTone webhooks at the edge and forwards only authentic events,
-//! once each, to `ORIGIN_URL`.
+//! `threetone-edge`: a Cloudflare Worker in front of your services that
+//! verifies ThreeTone webhooks at the edge and delivers only authentic
+//! events, once each, to every destination that takes them.
 //!
 //! | request | answer |
 //! | --- | --- |
-//! | `POST /webhooks/threetone` | verify, validate, dedupe, forward ([`webhook`]) |
-//! | `GET /health` | configured or not, version |
-//! | `GET /logs` (bearer `ADMIN_TOKEN`) | recent deliveries |
-//! | `POST /test` (bearer `ADMIN_TOKEN`) | a signed sample event through the same pipeline |
-//! | `POST /dead-letters/replay` (bearer `ADMIN_TOKEN`) | queue mode: dead letters queued again |
+//! | `POST <route path>` (`/webhooks/threetone` by default) | verify, validate, dedupe, deliver ([`pipeline`]) |
+//! | `GET /health` | configured or not, route by route, version |
+//! | `GET /logs` (bearer `ADMIN_TOKEN`) | recent deliveries, dead letters, destinations' state |
+//! | `GET /destinations` (bearer) | each destination's state |
+//! | `POST /destinations/<name>/pause`, `/resume` (bearer) | hold or release a destination's deliveries |
+//! | `POST /test` (bearer) | a signed sample event through the same pipeline |
+//! | `POST /dead-letters/replay` (bearer) | queue mode: dead letters queued again |
 //!
-//! With `DELIVERY_MODE=queue`, events are accepted (202) and delivered by the
-//! queue consumer ([`queue`]) with ThreeTone's retry settings.
+//! The layout: plain modules decide (configuration, routing, admission,
+//! outcomes, retries, keys, headers, authentication: `cargo test` covers
+//! them); the others run those decisions on the platform (the pipeline, the
+//! queue, the Durable Objects, forwarding).
 
 mod admin;
+mod admission;
 mod auth;
 mod config;
 mod dead_letters;
+mod deliver;
 mod delivery_log;
+mod destination;
+mod event;
 mod forward;
 mod headers;
-mod idempotency;
 mod keys;
 mod outcome;
+mod pipeline;
 mod queue;
 mod rate_limit;
+mod retry;
+mod route_log;
 mod rpc;
 mod runtime;
-mod webhook;
+mod sql;
 
+use std::rc::Rc;
+
+use futures_util::future::join_all;
 use serde::Serialize;
 use worker::{Context, Date, Env, Method, Request, Response, Result, console_log, event};
 
@@ -38,13 +51,15 @@ use worker::{Context, Date, Env, Method, Request, Response, Result, console_log,
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
 pub use dead_letters::DeadLetterStore;
-pub use idempotency::IdempotencyStore;
+pub use destination::DestinationStore;
 pub use rate_limit::FailureCounter;
+pub use route_log::RouteLog;
 
 use config::Config;
-use delivery_log::Delivery;
-use outcome::Answer;
-use webhook::Facts;
+use deliver::Recorded;
+use delivery_log::{LogEntry, Logged};
+use outcome::{Outcome, Reply};
+use pipeline::Facts;
 
 /// The Worker's own log line for one request.
 #[derive(Serialize)]
@@ -62,30 +77,28 @@ struct LogLine<'a> {
 #[event(fetch)]
 async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response> {
     let started = Date::now().as_millis();
-    let config = Config::parse(&env);
+    let config = runtime::config(&env);
     let path = request.path();
-    let request_id = request.headers().get("CF-Ray")?.unwrap_or_else(admin::random_id);
+    let request_id = request.headers().get("CF-Ray")?.unwrap_or_else(runtime::random_id);
 
-    let (outcome, facts) = if path == config.webhook_path {
-        match webhook::read(&mut request, &config).await {
-            Ok(inbound) => webhook::deliver(inbound, &config, &env, &request_id).await,
-            Err(outcome) => (outcome, Facts::default()),
+    let (outcome, facts) = match admin_route(&mut request, &config, &env, &path).await? {
+        Admin::Answered(reply) => return into_response(reply, None),
+        Admin::Test(inbound, route) => {
+            let route = config.route(&route).ok_or("the /test route went away")?;
+            pipeline::handle(inbound, route, &config, &env, &request_id).await
         }
-    } else {
-        match (request.method(), path.as_str()) {
-            (Method::Get, "/health") => return admin::health(&config),
-            (Method::Get, "/logs") => return admin::logs(&request, &config, &env).await,
-            (Method::Post, "/dead-letters/replay") => {
-                return admin::replay(&mut request, &config, &env).await;
+        Admin::Elsewhere => match config.route(&path) {
+            Some(route) => match pipeline::read(&mut request, &config).await {
+                Ok(inbound) => pipeline::handle(inbound, route, &config, &env, &request_id).await,
+                Err(outcome) => (outcome, Facts::default()),
+            },
+            // No route is known when `ROUTES` cannot be read: fail closed,
+            // the sender retries once it is fixed.
+            None if config.routes_unreadable && request.method() == Method::Post => {
+                (Outcome::NotConfigured, Facts::default())
             }
-            (Method::Post, "/test") => {
-                match admin::test_event(&mut request, &config, &env).await? {
-                    Ok(inbound) => webhook::deliver(inbound, &config, &env, &request_id).await,
-                    Err(refusal) => return Ok(refusal),
-                }
-            }
-            _ => return Answer::error("not_found").into_response(404),
-        }
+            None => return into_response(Reply::error(404, "not_found"), None),
+        },
     };
 
     let latency_ms = Date::now().as_millis().saturating_sub(started);
@@ -101,29 +114,122 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
         latency_ms,
     };
     console_log!("{}", serde_json::to_string(&line)?);
-    let delivery = outcome.delivery_status().map(|status| {
-        Delivery::new(
-            started,
-            facts.event.as_deref().unwrap_or_default(),
-            facts.call_id.as_deref(),
-            &request_id,
-            status,
-            outcome.status(),
-        )
-        .with_retry_count(facts.retry_count)
-        .with_error((status == "failed" || status == "rejected").then(|| outcome.name().into()))
-        .with_origin_status(outcome.origin_status())
+    record(&ctx, env, &config, &outcome, facts, &request_id, &path, started);
+    into_response(outcome.reply(), Some(&request_id))
+}
+
+/// What the admin endpoints made of a request.
+enum Admin {
+    Answered(Reply),
+    /// `/test`: a signed sample for this route.
+    Test(pipeline::Inbound, String),
+    /// Not one of the Worker's own paths.
+    Elsewhere,
+}
+
+async fn admin_route(
+    request: &mut Request,
+    config: &Config,
+    env: &Env,
+    path: &str,
+) -> Result<Admin> {
+    let method = request.method();
+    let answered = match (method, path) {
+        (Method::Get, "/health") => admin::health(config),
+        (Method::Get, "/logs") => admin::logs(request, config, env).await?,
+        (Method::Get, "/destinations") => admin::destinations(request, config, env).await?,
+        (Method::Post, "/dead-letters/replay") => admin::replay(request, config, env).await?,
+        (Method::Post, "/test") => {
+            return Ok(match admin::test_event(request, config, env).await? {
+                Ok((inbound, route)) => Admin::Test(inbound, route),
+                Err(refusal) => Admin::Answered(refusal),
+            });
+        }
+        (Method::Post, _) if path.starts_with("/destinations/") => {
+            let rest = &path["/destinations/".len()..];
+            match rest.rsplit_once('/') {
+                Some((name, "pause")) => {
+                    admin::set_paused(request, config, env, name, true).await?
+                }
+                Some((name, "resume")) => {
+                    admin::set_paused(request, config, env, name, false).await?
+                }
+                _ => Reply::error(404, "not_found"),
+            }
+        }
+        _ => return Ok(Admin::Elsewhere),
+    };
+    Ok(Admin::Answered(answered))
+}
+
+/// Settles and logs each destination's attempt (or logs a request that
+/// reached none), in calls sent before the answer leaves and not awaited:
+/// the answer waits for none of them. Each destination's object takes its
+/// calls in order, so a redelivery that follows the answer finds its
+/// delivery settled. If recording fails, the claim's lease still lapses: at
+/// worst a retry is forwarded again, never lost.
+#[allow(clippy::too_many_arguments)]
+fn record(
+    ctx: &Context,
+    env: Env,
+    config: &Rc<Config>,
+    outcome: &Outcome,
+    facts: Facts,
+    request_id: &str,
+    path: &str,
+    started_ms: u64,
+) {
+    let Facts { event, call_id, authentic, attempts } = facts;
+    let route = authentic.as_ref().map_or(path, |authentic| &authentic.route).to_string();
+    // Requests that reached no destination are logged when authentic (ignored, rejected).
+    let route_entry = outcome.log_status().map(|status| {
+        let logged = Logged {
+            event: event.as_deref().unwrap_or_default(),
+            call_id: call_id.as_deref(),
+            request_id,
+            route: &route,
+        };
+        let mut entry =
+            LogEntry::new(&logged, status, outcome.status(), started_ms, Date::now().as_millis());
+        entry.error = matches!(outcome, Outcome::Rejected(_)).then(|| outcome.name().into());
+        entry
     });
-    if let Some(key) = facts.key
-        && (facts.settlement.is_some() || delivery.is_some())
-    {
-        // Sent before the answer leaves, and not awaited: the answer waits for
-        // neither the settlement nor the log. If recording fails, the claim's
-        // lease still expires: at worst a retry is forwarded again, never lost.
-        let settlement = facts.settlement;
-        ctx.wait_until(async move {
-            let _ = idempotency::record(&env, key.as_str(), settlement, delivery).await;
-        });
+    if route_entry.is_none() && attempts.is_empty() {
+        return;
     }
-    outcome.into_response(&request_id)
+    let config = Rc::clone(config);
+    ctx.wait_until(async move {
+        if let Some(entry) = route_entry {
+            let _ = route_log::log(&env, &route, entry).await;
+        }
+        let Some(authentic) = authentic else { return };
+        let logged = || Logged {
+            event: &authentic.event,
+            call_id: authentic.call_id.as_deref(),
+            request_id: &authentic.request_id,
+            route: &authentic.route,
+        };
+        join_all(attempts.iter().map(|attempt| {
+            deliver::record(
+                &env,
+                &config,
+                &authentic,
+                attempt,
+                Recorded { logged: logged(), status: None, started_ms },
+            )
+        }))
+        .await;
+    });
+}
+
+/// The runtime's response for a reply, with the request id when there is one.
+fn into_response(reply: Reply, request_id: Option<&str>) -> Result<Response> {
+    let headers = worker::Headers::new();
+    for (name, value) in &reply.headers {
+        headers.set(name, value)?;
+    }
+    if let Some(request_id) = request_id {
+        headers.set(headers::REQUEST_ID_HEADER, request_id)?;
+    }
+    Ok(Response::from_bytes(reply.body)?.with_status(reply.status).with_headers(headers))
 }

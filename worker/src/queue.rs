@@ -1,72 +1,82 @@
 //! Queue mode (`DELIVERY_MODE=queue`): a verified event is accepted into a
-//! Cloudflare Queue and answered 202; the consumer forwards it with
-//! ThreeTone's own retry settings, then dead-letters it.
+//! Cloudflare Queue once per destination and answered 202; the consumer
+//! delivers each message with ThreeTone's own retry settings, then
+//! dead-letters it. Each destination has its own schedule and dead letters.
 //!
-//! Exactly once toward the origin, in both modes: accepting claims the key
-//! `accept:<body digest>` (so a redelivered event is not queued twice), and the
-//! consumer delivers through [`webhook::forward_once`], which claims the same
-//! delivery key as direct mode (so a message the queue hands out twice, or an
-//! event already delivered directly, is not forwarded again).
-//!
-//! The consumer counts attempts in the message itself and re-sends it with the
-//! backoff delay, so the schedule is exactly the configured one.
+//! Exactly once toward each destination, in both modes: accepting claims
+//! the key `accept:<body digest>` at the destination (so a redelivered event
+//! is not queued twice), and the consumer delivers through
+//! [`deliver::deliver`], which claims the same delivery key as direct mode
+//! (so a message the queue hands out twice, or an event already delivered
+//! directly, is not forwarded again). A delivery held (the destination
+//! paused, its breaker open, its caps reached) comes back later without
+//! using up a retry.
 
 use futures_util::future::join_all;
-use serde::{Deserialize, Serialize};
 use worker::{
     Context, Env, Message, MessageBatch, MessageBuilder, MessageExt, QueueContentType, Result,
     event,
 };
 
-use crate::config::{Config, RetryPolicy};
-use crate::dead_letters;
-use crate::delivery_log::Delivery;
-use crate::idempotency::{self, Claim, Settlement};
-use crate::outcome::Outcome;
-use crate::webhook::{self, Attempt, Authentic};
+use crate::admission::{Claim, Ending};
+use crate::config::{Config, Destination};
+use crate::deliver::{self, Attempt, Recorded};
+use crate::delivery_log::Logged;
+use crate::destination;
+use crate::event::{Authentic, Queued};
+use crate::outcome::DeliveryOutcome;
+use crate::retry::{self, Next};
+use crate::{dead_letters, runtime};
 
 /// The producer binding (see `worker/wrangler.toml`).
 const BINDING: &str = "EVENTS";
 /// Cloudflare Queues take messages up to 128 KB; larger bodies are delivered
 /// directly instead, so nothing is refused for its size.
 const MAX_QUEUED_BODY: usize = 120_000;
+/// How long an acceptance may take before another request may try.
+const ACCEPT_LEASE_MS: u64 = 30_000;
 
-/// A queued event and the attempts made so far.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Queued {
-    pub event: Authentic,
-    /// Deliveries attempted from the queue (0 before the first).
-    pub attempts: u32,
-}
-
-/// Accepts a verified event: queued (202), or already accepted (200).
-/// The caller settles the acceptance ([`Attempt::settlement`]).
-pub async fn accept(event: Authentic, config: &Config, env: &Env) -> Attempt {
+/// Accepts a verified event for `destination`: queued (202), or already
+/// accepted (200). The caller records the attempt.
+pub async fn accept(
+    event: &Authentic,
+    destination: &Destination,
+    config: &Config,
+    env: &Env,
+) -> Attempt {
     if event.body.len() > MAX_QUEUED_BODY {
-        return webhook::forward_once(&event, config, env).await;
+        return deliver::deliver(event, destination, config, env).await;
     }
-    let key = event.key().accepted().as_str().to_string();
+    let key = event.key().accepted();
     let ttl_ms = config.idempotency_ttl_seconds * 1000;
-    let attempt = match idempotency::claim(env, &key, 30_000, ttl_ms).await {
-        Err(_) => return Attempt::unclaimed(Outcome::StoreUnavailable, None),
-        Ok(Claim::InFlight) => return Attempt::unclaimed(Outcome::InFlight, None),
+    let claimed =
+        destination::claim(env, &destination.name, key.as_str(), ACCEPT_LEASE_MS, ttl_ms, None)
+            .await;
+    let attempt = match claimed {
+        Err(_) => return Attempt::unclaimed(destination, DeliveryOutcome::StoreUnavailable, None),
+        Ok(Claim::Held(_) | Claim::InFlight) => {
+            return Attempt::unclaimed(destination, DeliveryOutcome::InFlight, None);
+        }
         Ok(Claim::Duplicate { attempt }) => {
-            return Attempt::unclaimed(Outcome::Duplicate, Some(attempt - 1));
+            return Attempt::unclaimed(destination, DeliveryOutcome::Duplicate, Some(attempt - 1));
         }
         Ok(Claim::Acquired { attempt }) => attempt,
     };
-    let outcome = match send(env, Queued { event, attempts: 0 }, 0).await {
-        Ok(()) => Outcome::Queued,
+    let queued =
+        Queued { event: event.clone(), destination: destination.name.clone(), attempts: 0 };
+    let (outcome, ending) = match send(env, queued, 0).await {
+        Ok(()) => (DeliveryOutcome::Queued, Ending::Delivered),
         Err(error) => {
             worker::console_error!("queue unavailable: {error}");
-            Outcome::QueueUnavailable
+            (DeliveryOutcome::QueueUnavailable, Ending::Failed)
         }
     };
-    let delivered = matches!(outcome, Outcome::Queued);
     Attempt {
+        destination: destination.name.clone(),
         outcome,
         retry_count: Some(attempt - 1),
-        settlement: Some(Settlement { key, delivered, ttl_ms }),
+        ending: Some(ending),
+        acceptance: true,
     }
 }
 
@@ -79,41 +89,13 @@ pub async fn send(env: &Env, queued: Queued, delay_seconds: u64) -> Result<()> {
     env.queue(BINDING)?.send(message.build()).await
 }
 
-/// What to do with a message after a delivery attempt.
-#[derive(Debug, PartialEq, Eq)]
-enum Next {
-    /// Delivered (or already delivered): done.
-    Done,
-    /// Try again after this many seconds.
-    Retry(u64),
-    /// Out of retries, or not worth retrying: dead-letter it.
-    DeadLetter,
-}
-
-fn next_step(outcome: &Outcome, attempts: u32, retry: &RetryPolicy) -> Next {
-    let retryable = match outcome {
-        Outcome::Delivered { .. } | Outcome::Duplicate => return Next::Done,
-        Outcome::OriginFailed { status } | Outcome::OriginRejected { status, .. } => {
-            retry.retry_on_status.contains(status)
-        }
-        // Another delivery of the same event is under way: check back later.
-        Outcome::InFlight => return Next::Retry(retry.delay_seconds(1).max(1)),
-        _ => true,
-    };
-    if retryable && attempts <= retry.max_retries {
-        Next::Retry(retry.delay_seconds(attempts))
-    } else {
-        Next::DeadLetter
-    }
-}
-
 // A queue handler that returns an error takes the isolate down with it:
 // every failure is handled per message instead. The messages of a batch are
-// independent, so they are delivered concurrently: one slow origin answer does
+// independent, so they are delivered concurrently: one slow destination does
 // not hold up the others.
 #[event(queue)]
 async fn consume(batch: MessageBatch<Queued>, env: Env, _ctx: Context) -> Result<()> {
-    let config = Config::parse(&env);
+    let config = runtime::config(&env);
     join_all(batch.iter().map(|message| handle(message, &config, &env))).await;
     Ok(())
 }
@@ -128,46 +110,54 @@ async fn handle(message: Result<Message<Queued>>, config: &Config, env: &Env) {
             return;
         }
     };
-    let started = worker::Date::now().as_millis();
+    let started_ms = worker::Date::now().as_millis();
     let mut queued = message.body().clone();
-    queued.attempts += 1;
-    let key = queued.event.key();
-    let key = key.as_str();
-    let Attempt { outcome, settlement, .. } =
-        webhook::forward_once(&queued.event, config, env).await;
-    if settlement.is_some() {
-        // Settled before the retry is scheduled, so the retry finds the key released.
-        let _ = idempotency::record(env, key, settlement, None).await;
-    }
-    let next = next_step(&outcome, queued.attempts, &config.retry);
-    let recorded = match next {
-        Next::Done => Ok(()),
-        Next::Retry(delay) => send(env, queued.clone(), delay).await,
-        Next::DeadLetter => dead_letters::add(env, &queued, outcome.name()).await,
+    let Some((_, destination)) = config.destination(&queued.destination) else {
+        // Its destination left the configuration: kept, never dropped.
+        if dead_letters::add(env, &queued, "unknown_destination").await.is_err() {
+            message.retry();
+        } else {
+            message.ack();
+        }
+        return;
     };
-    if let Err(error) = recorded {
+    let attempt = deliver::deliver(&queued.event, destination, config, env).await;
+    // A held or in-flight delivery sent nothing: it uses up no retry.
+    if !matches!(attempt.outcome, DeliveryOutcome::Held(_) | DeliveryOutcome::InFlight) {
+        queued.attempts += 1;
+    }
+    let next = retry::next_step(&attempt.outcome, queued.attempts.max(1), &config.retry);
+    let status = match (&next, &attempt.outcome) {
+        (Next::Done, _) => None,
+        (Next::Retry(_), DeliveryOutcome::Held(_)) => Some("held"),
+        (Next::Retry(_), _) => Some("retrying"),
+        (Next::DeadLetter, _) => Some("dead_lettered"),
+    };
+    let event = &queued.event;
+    let logged = Logged {
+        event: &event.event,
+        call_id: event.call_id.as_deref(),
+        request_id: &event.request_id,
+        route: &event.route,
+    };
+    // Settled (and logged, with what happens next) before the retry is
+    // queued, so the retry finds the key released. If that fails, the
+    // claim's lease still lapses: the retry waits, nothing is lost.
+    if let Err(error) =
+        deliver::record(env, config, event, &attempt, Recorded { logged, status, started_ms }).await
+    {
+        worker::console_error!("queue consumer: {error}");
+    }
+    let handed_on = match next {
+        Next::Done => Ok(()),
+        Next::Retry(delay_seconds) => send(env, queued.clone(), delay_seconds).await,
+        Next::DeadLetter => dead_letters::add(env, &queued, attempt.outcome.name()).await,
+    };
+    if let Err(error) = handed_on {
         // Could not hand it on: let the queue redeliver this message.
         worker::console_error!("queue consumer: {error}");
         message.retry();
         return;
     }
-    let status = match next {
-        Next::Done => "success",
-        Next::Retry(_) => "retrying",
-        Next::DeadLetter => "dead_lettered",
-    };
-    let event = &queued.event;
-    let delivery = Delivery::new(
-        started,
-        &event.event,
-        event.call_id.as_deref(),
-        &event.request_id,
-        status,
-        outcome.status(),
-    )
-    .with_retry_count(Some(queued.attempts - 1))
-    .with_error((next != Next::Done).then(|| outcome.name().into()))
-    .with_origin_status(outcome.origin_status());
-    let _ = idempotency::record(env, key, None, Some(delivery)).await;
     message.ack();
 }

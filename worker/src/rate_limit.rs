@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 use worker::{Date, DurableObject, Env, Request, Response, Result, State, durable_object};
 
 use crate::config::Config;
-use crate::idempotency::{integer, now_plus};
 use crate::rpc;
+use crate::sql::{alarm_at, integer};
 
 const BINDING: &str = "FAILURES";
 /// Addresses remembered per isolate; beyond it the oldest are dropped.
@@ -50,6 +50,16 @@ impl Limit {
             window_ms: config.rate_limit_window_seconds.saturating_mul(1000),
         }
     }
+}
+
+/// A call to a budget's object.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "call", content = "limit", rename_all = "snake_case")]
+enum FailureRequest {
+    /// Counts a failure; the verdict after it.
+    Fail(Limit),
+    /// The verdict, counting nothing.
+    Peek(Limit),
 }
 
 /// The one row of an object's table.
@@ -100,7 +110,7 @@ pub async fn record_failure(env: &Env, budget: &str, limit: Limit) -> Result<Ver
     if let Some(verdict) = known_limited(budget, now) {
         return Ok(verdict);
     }
-    let verdict: Verdict = rpc::call(env, BINDING, budget, "fail", &limit).await?;
+    let verdict: Verdict = rpc::call(env, BINDING, budget, &FailureRequest::Fail(limit)).await?;
     remember(budget, verdict, now);
     Ok(verdict)
 }
@@ -111,7 +121,7 @@ pub async fn peek(env: &Env, budget: &str, limit: Limit) -> Result<Verdict> {
     if let Some(verdict) = known_limited(budget, now) {
         return Ok(verdict);
     }
-    let verdict: Verdict = rpc::call(env, BINDING, budget, "peek", &limit).await?;
+    let verdict: Verdict = rpc::call(env, BINDING, budget, &FailureRequest::Peek(limit)).await?;
     remember(budget, verdict, now);
     Ok(verdict)
 }
@@ -143,19 +153,18 @@ impl DurableObject for FailureCounter {
     }
 }
 
-rpc::object_method!(FailureCounter);
+rpc::object_method!(FailureCounter, FailureRequest);
 
 impl FailureCounter {
-    async fn answer(&self, action: &str, body: &str) -> Result<String> {
-        let limit: Limit = rpc::body(body)?;
+    async fn answer(&self, request: FailureRequest) -> Result<Verdict> {
         let storage = self.state.storage();
         let sql = storage.sql();
         let now = Date::now().as_millis();
-        match action {
+        match request {
             // One statement: a failure in the current window counts, one
             // after it starts a new window. A failure costs one row write;
             // the alarm that clears the object is set once per window.
-            "fail" => {
+            FailureRequest::Fail(limit) => {
                 let window: Window = sql
                     .exec(
                         "INSERT INTO failure_window (id, start_ms, failures) VALUES (0, ?1, 1) \
@@ -167,19 +176,18 @@ impl FailureCounter {
                     )?
                     .one()?;
                 if window.start_ms == now {
-                    storage.set_alarm(now_plus(now, limit.window_ms)).await?;
+                    storage.set_alarm(alarm_at(now, limit.window_ms)).await?;
                 }
-                rpc::answer(&window.verdict(limit, now))
+                Ok(window.verdict(limit, now))
             }
-            "peek" => {
+            FailureRequest::Peek(limit) => {
                 let stored = sql
                     .exec("SELECT start_ms, failures FROM failure_window", None)?
                     .to_array::<Window>()?
                     .pop();
                 let window = stored.unwrap_or(Window { start_ms: now, failures: 0 });
-                rpc::answer(&window.verdict(limit, now))
+                Ok(window.verdict(limit, now))
             }
-            other => Err(rpc::unknown_action(other)),
         }
     }
 }

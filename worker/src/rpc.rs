@@ -1,10 +1,10 @@
 //! Calls between the Worker and its Durable Objects, over Workers RPC.
 //!
-//! Every object of this Worker exposes one RPC method, `handle(action, body)`,
-//! with a JSON body and a JSON answer: each object only names its actions and
-//! their bodies. RPC instead of `fetch` to the object: no `Request` and
-//! `Response` are built and read on either side (about an eighth less CPU
-//! per forwarded event, BENCHMARKS.md).
+//! Every object takes one typed request (a serde-tagged enum of its own,
+//! shared by caller and object) and gives one typed answer, carried as JSON
+//! through its one RPC method, `handle(request)`. RPC instead of `fetch` to
+//! the object: no `Request` and `Response` are built and read on either side
+//! (BENCHMARKS.md).
 //!
 //! workers-rs makes a Durable Object's `#[wasm_bindgen]` methods callable over
 //! RPC once its class derives from the runtime's `DurableObject`, which
@@ -23,39 +23,32 @@ extern "C" {
     type ObjectStub;
 
     #[wasm_bindgen(method, catch)]
-    fn handle(
-        this: &ObjectStub,
-        action: &str,
-        body: &str,
-    ) -> std::result::Result<js_sys::Promise, JsValue>;
+    fn handle(this: &ObjectStub, request: &str) -> std::result::Result<js_sys::Promise, JsValue>;
 }
 
-/// Sends `action` with a JSON `body` to the object `name` of `binding`.
-pub async fn call<B: Serialize, R: DeserializeOwned>(
+/// Sends `request` to the object `name` of `binding`; its answer.
+pub async fn call<Q: Serialize, A: DeserializeOwned>(
     env: &Env,
     binding: &str,
     name: &str,
-    action: &str,
-    body: &B,
-) -> Result<R> {
-    let answer = send(env, binding, name, action, &serde_json::to_string(body)?).await?;
+    request: &Q,
+) -> Result<A> {
+    let answer = send(env, binding, name, &serde_json::to_string(request)?).await?;
     Ok(serde_json::from_str(&answer)?)
 }
 
 /// The untyped part of [`call`], kept out of its instances: one copy of the
-/// call and its future for every action.
-async fn send(env: &Env, binding: &str, name: &str, action: &str, body: &str) -> Result<String> {
+/// call and its future.
+async fn send(env: &Env, binding: &str, name: &str, request: &str) -> Result<String> {
     let stub: ObjectStub = env.durable_object(binding)?.id_from_name(name)?.get_stub()?.into_rpc();
-    let answer = JsFuture::from(stub.handle(action, body)?).await?;
-    answer
-        .as_string()
-        .ok_or_else(|| Error::RustError(format!("{binding} {action} answered no text")))
+    let answer = JsFuture::from(stub.handle(request)?).await?;
+    answer.as_string().ok_or_else(|| Error::RustError(format!("{binding} answered no text")))
 }
 
-/// Gives a Durable Object its RPC method, `handle(action, body)`, answered by
-/// the object's own `async fn answer(&self, action: &str, body: &str) -> Result<String>`.
+/// Gives a Durable Object its RPC method, `handle(request)`, answered by the
+/// object's own `async fn answer(&self, request: $request) -> Result<impl Serialize>`.
 macro_rules! object_method {
-    ($object:ident) => {
+    ($object:ident, $request:ty) => {
         const _: () = {
             use worker::wasm_bindgen::{self, JsValue, prelude::wasm_bindgen};
             // js_sys: named by the async glue when worker-build sets WASM_BINDGEN_USE_JS_SYS.
@@ -67,10 +60,13 @@ macro_rules! object_method {
                 /// The object's RPC method (see [`crate::rpc`]).
                 pub async fn handle(
                     &self,
-                    action: String,
-                    body: String,
+                    request: String,
                 ) -> core::result::Result<String, JsValue> {
-                    self.answer(&action, &body).await.map_err(JsValue::from)
+                    let request: $request = serde_json::from_str(&request)
+                        .map_err(|error| JsValue::from(worker::Error::from(error)))?;
+                    let answer = self.answer(request).await.map_err(JsValue::from)?;
+                    serde_json::to_string(&answer)
+                        .map_err(|error| JsValue::from(worker::Error::from(error)))
                 }
             }
         };
@@ -78,19 +74,10 @@ macro_rules! object_method {
 }
 pub(crate) use object_method;
 
-/// The body of a call, as the action's type.
-pub fn body<B: DeserializeOwned>(body: &str) -> Result<B> {
-    Ok(serde_json::from_str(body)?)
-}
-
-/// An action's answer, as `handle` returns it.
-pub fn answer<T: Serialize>(answer: &T) -> Result<String> {
-    Ok(serde_json::to_string(answer)?)
-}
-
-/// The error for an action the object does not have.
-pub fn unknown_action(action: &str) -> Error {
-    Error::RustError(format!("unknown action {action}"))
+/// The error for an answer of the wrong kind (a caller and an object of
+/// different versions).
+pub fn unexpected(binding: &str) -> Error {
+    Error::RustError(format!("{binding} answered something else than asked"))
 }
 
 /// The answer of an object's `fetch`: its calls come over RPC only.

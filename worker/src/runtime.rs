@@ -1,10 +1,32 @@
-//! What the runtime gives the Worker's plain code: its environment and
-//! the WHATWG URL parser.
+//! What the runtime gives the Worker's plain code: its environment (read
+//! once per isolate into a [`Config`]), the WHATWG URL parser, randomness.
 
-use worker::Env;
+use std::cell::OnceCell;
+use std::rc::Rc;
+
 use worker::wasm_bindgen::{self, JsValue, prelude::wasm_bindgen};
+use worker::{Env, js_sys};
 
-use crate::config::{Environment, ParsedUrl};
+use crate::config::{Config, Environment, ParsedUrl};
+
+thread_local! {
+    /// The configuration, parsed at the isolate's first request: vars and
+    /// secrets do not change under a running isolate (a new version, or a
+    /// new secret, starts new isolates).
+    static CONFIG: OnceCell<Rc<Config>> = const { OnceCell::new() };
+}
+
+/// The Worker's configuration.
+pub fn config(env: &Env) -> Rc<Config> {
+    CONFIG.with(|config| Rc::clone(config.get_or_init(|| Rc::new(Config::parse(env)))))
+}
+
+/// 16 hex digits, for request ids and sample ids.
+pub fn random_id() -> String {
+    let high = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
+    let low = (js_sys::Math::random() * f64::from(u32::MAX)) as u32;
+    format!("{high:08x}{low:08x}")
+}
 
 #[wasm_bindgen]
 extern "C" {
@@ -21,9 +43,16 @@ extern "C" {
 }
 
 impl Environment for Env {
+    /// Vars and secrets alike; a TOML table in `[vars]` comes as JSON text.
     fn var(&self, name: &str) -> Option<String> {
-        // Vars and secrets alike.
-        Some(Env::var(self, name).ok()?.to_string())
+        let value = js_sys::Reflect::get(self, &JsValue::from(name)).ok()?;
+        if value.is_undefined() || value.is_null() {
+            return None;
+        }
+        match value.as_string() {
+            Some(text) => Some(text),
+            None => js_sys::JSON::stringify(&value).ok()?.as_string(),
+        }
     }
 
     fn parse_url(&self, text: &str) -> Option<ParsedUrl> {

@@ -1,0 +1,388 @@
+//! A destination's state, in one Durable Object per destination: which
+//! events it has (idempotency per event and destination), its deliveries
+//! under way, its circuit breaker, whether it is paused, and its delivery
+//! log. The object takes its calls one at a time, so each decision
+//! ([`admission`](crate::admission)) sees every delivery before it.
+//!
+//! A claim is made before forwarding; how the delivery ended is settled
+//! together with its log entry, in one call sent before the answer leaves
+//! the edge (not awaited): the object has settled the key before a
+//! redelivery can claim it again. Entries expire after the idempotency
+//! TTL; an alarm sweeps them.
+
+use std::cell::{Cell, RefCell};
+
+use serde::{Deserialize, Serialize};
+use worker::{
+    Date, DurableObject, Env, Request, Response, Result, SqlStorage, State, durable_object,
+};
+
+use crate::admission::{
+    self, Breaker, Claim, Claiming, Control, Ending, Entry, RateWindow, Transition,
+};
+use crate::config::{BreakerPolicy, Limits};
+use crate::delivery_log::{self, Kept, LogEntry};
+use crate::rpc;
+use crate::sql::{alarm_at, integer};
+
+const BINDING: &str = "DESTINATIONS";
+/// How often an object sweeps its expired entries.
+const SWEEP_INTERVAL_MS: u64 = 15 * 60 * 1000;
+
+/// A call to a destination's object.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "call", rename_all = "snake_case")]
+pub enum DestinationRequest {
+    /// Claims `key` for delivery; with `gate`, only if the destination may
+    /// take a delivery now (queue-mode acceptances are not gated).
+    Claim { key: String, lease_ms: u64, ttl_ms: u64, gate: Option<Gate> },
+    /// How the delivery of `key` ended; with `breaker`, it counts toward it.
+    Settle {
+        key: String,
+        ending: Ending,
+        ttl_ms: u64,
+        breaker: Option<BreakerPolicy>,
+        entry: Option<LogEntry>,
+    },
+    /// A log entry alone (a duplicate, a delivery held or in flight).
+    Log { entry: LogEntry },
+    /// Pauses or resumes the destination.
+    SetPaused { paused: bool },
+    /// The destination's state, for `/health`.
+    Status,
+    /// Its delivery log.
+    Logs,
+}
+
+/// What gates a delivery: the destination's caps and breaker.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct Gate {
+    pub limits: Limits,
+    pub breaker: BreakerPolicy,
+}
+
+/// The answers, one kind per request.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DestinationAnswer {
+    Claimed(Claim),
+    Settled(Option<Transition>),
+    Logged,
+    /// Whether the pause state changed.
+    Paused(bool),
+    Status(Status),
+    Logs(Vec<Kept>),
+}
+
+/// A destination's state, as `/health` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Status {
+    pub paused: bool,
+    pub breaker: String,
+    pub consecutive_failures: u32,
+    pub in_flight: u32,
+}
+
+async fn call(
+    env: &Env,
+    destination: &str,
+    request: &DestinationRequest,
+) -> Result<DestinationAnswer> {
+    rpc::call(env, BINDING, destination, request).await
+}
+
+/// Claims the delivery of `key` to `destination`.
+pub async fn claim(
+    env: &Env,
+    destination: &str,
+    key: &str,
+    lease_ms: u64,
+    ttl_ms: u64,
+    gate: Option<Gate>,
+) -> Result<Claim> {
+    let request = DestinationRequest::Claim { key: key.into(), lease_ms, ttl_ms, gate };
+    match call(env, destination, &request).await? {
+        DestinationAnswer::Claimed(claim) => Ok(claim),
+        _ => Err(rpc::unexpected(BINDING)),
+    }
+}
+
+/// Settles the delivery of `key` (and logs it); a breaker change, if any.
+pub async fn settle(
+    env: &Env,
+    destination: &str,
+    request: DestinationRequest,
+) -> Result<Option<Transition>> {
+    match call(env, destination, &request).await? {
+        DestinationAnswer::Settled(transition) => Ok(transition),
+        DestinationAnswer::Logged => Ok(None),
+        _ => Err(rpc::unexpected(BINDING)),
+    }
+}
+
+/// Pauses (or resumes) `destination`; whether that changed anything.
+pub async fn set_paused(env: &Env, destination: &str, paused: bool) -> Result<bool> {
+    match call(env, destination, &DestinationRequest::SetPaused { paused }).await? {
+        DestinationAnswer::Paused(changed) => Ok(changed),
+        _ => Err(rpc::unexpected(BINDING)),
+    }
+}
+
+/// The state of `destination`.
+pub async fn status(env: &Env, destination: &str) -> Result<Status> {
+    match call(env, destination, &DestinationRequest::Status).await? {
+        DestinationAnswer::Status(status) => Ok(status),
+        _ => Err(rpc::unexpected(BINDING)),
+    }
+}
+
+/// The delivery log of `destination`.
+pub async fn logs(env: &Env, destination: &str) -> Result<Vec<Kept>> {
+    match call(env, destination, &DestinationRequest::Logs).await? {
+        DestinationAnswer::Logs(kept) => Ok(kept),
+        _ => Err(rpc::unexpected(BINDING)),
+    }
+}
+
+/// The state of one destination.
+#[durable_object(alarm)]
+pub struct DestinationStore {
+    state: State,
+    /// Paused and breaker, once read from storage.
+    control: RefCell<Option<Control>>,
+    window: Cell<RateWindow>,
+    /// Whether a sweep is scheduled, once known: saves a storage read per call.
+    sweep_scheduled: Cell<bool>,
+}
+
+impl DurableObject for DestinationStore {
+    fn new(state: State, _env: Env) -> Self {
+        let sql = state.storage().sql();
+        // Errors here surface on the first query instead.
+        let _ = sql.exec(
+            "CREATE TABLE IF NOT EXISTS deliveries (key TEXT PRIMARY KEY, state TEXT NOT NULL, \
+             since_ms INTEGER NOT NULL, attempts INTEGER NOT NULL, expires_ms INTEGER NOT NULL)",
+            None,
+        );
+        let _ = sql
+            .exec("CREATE INDEX IF NOT EXISTS deliveries_expiry ON deliveries (expires_ms)", None);
+        let _ = sql.exec(
+            "CREATE INDEX IF NOT EXISTS deliveries_state ON deliveries (state, since_ms)",
+            None,
+        );
+        let _ = sql.exec(
+            "CREATE TABLE IF NOT EXISTS control (id INTEGER PRIMARY KEY CHECK (id = 0), state TEXT NOT NULL)",
+            None,
+        );
+        delivery_log::create_table(&sql);
+        Self {
+            state,
+            control: RefCell::new(None),
+            window: Cell::new(RateWindow::default()),
+            sweep_scheduled: Cell::new(false),
+        }
+    }
+
+    async fn fetch(&self, _: Request) -> Result<Response> {
+        rpc::not_http()
+    }
+
+    async fn alarm(&self) -> Result<Response> {
+        let storage = self.state.storage();
+        let sql = storage.sql();
+        let now = Date::now().as_millis();
+        sql.exec("DELETE FROM deliveries WHERE expires_ms <= ?", vec![integer(now)])?;
+        #[derive(Deserialize)]
+        struct Remaining {
+            remaining: u64,
+        }
+        let Remaining { remaining } =
+            sql.exec("SELECT COUNT(*) AS remaining FROM deliveries", None)?.one()?;
+        self.sweep_scheduled.set(remaining > 0);
+        if remaining > 0 {
+            storage.set_alarm(alarm_at(now, SWEEP_INTERVAL_MS)).await?;
+        }
+        Response::empty()
+    }
+}
+
+rpc::object_method!(DestinationStore, DestinationRequest);
+
+impl DestinationStore {
+    async fn answer(&self, request: DestinationRequest) -> Result<DestinationAnswer> {
+        let sql = self.state.storage().sql();
+        let now = Date::now().as_millis();
+        // Each call reads and writes without an await in between: no other
+        // call of this object runs in the meantime.
+        let answer = match request {
+            DestinationRequest::Claim { key, lease_ms, ttl_ms, gate } => {
+                let entry = entry(&sql, &key, now)?;
+                // Ungated: no caps, and a closed breaker nothing opens.
+                let gated = gate.is_some();
+                let gate = gate.unwrap_or_default();
+                let in_flight = match gate.limits.max_in_flight {
+                    Some(_) => in_flight(&sql, now, lease_ms)?,
+                    None => 0,
+                };
+                let control = if gated { self.control(&sql)? } else { Control::default() };
+                let claimed = admission::claim(&Claiming {
+                    entry: entry.as_ref(),
+                    control,
+                    window: self.window.get(),
+                    in_flight,
+                    now_ms: now,
+                    lease_ms,
+                    limits: gate.limits,
+                    breaker: gate.breaker,
+                });
+                if let Some(written) = &claimed.entry {
+                    upsert(&sql, &key, written, now.saturating_add(ttl_ms))?;
+                }
+                if gated {
+                    self.window.set(claimed.window);
+                    if claimed.control != control {
+                        self.store_control(&sql, claimed.control)?;
+                    }
+                }
+                DestinationAnswer::Claimed(claimed.claim)
+            }
+            DestinationRequest::Settle { key, ending, ttl_ms, breaker, entry: log } => {
+                let current = entry(&sql, &key, now)?;
+                upsert(
+                    &sql,
+                    &key,
+                    &admission::ended(current.as_ref(), ending, now),
+                    now.saturating_add(ttl_ms),
+                )?;
+                let mut transition = None;
+                if let Some(policy) = breaker {
+                    let control = self.control(&sql)?;
+                    let (breaker, change) = admission::settle(control.breaker, ending, policy, now);
+                    if breaker != control.breaker {
+                        self.store_control(&sql, Control { breaker, ..control })?;
+                    }
+                    transition = change;
+                }
+                if let Some(log) = log {
+                    delivery_log::append(&sql, now, &log)?;
+                }
+                DestinationAnswer::Settled(transition)
+            }
+            DestinationRequest::Log { entry } => {
+                delivery_log::append(&sql, now, &entry)?;
+                return Ok(DestinationAnswer::Logged);
+            }
+            DestinationRequest::SetPaused { paused } => {
+                let control = self.control(&sql)?;
+                let changed = control.paused != paused;
+                if changed {
+                    self.store_control(&sql, Control { paused, ..control })?;
+                }
+                return Ok(DestinationAnswer::Paused(changed));
+            }
+            DestinationRequest::Status => {
+                let control = self.control(&sql)?;
+                let consecutive_failures = match control.breaker {
+                    Breaker::Closed { failures } => failures,
+                    _ => 0,
+                };
+                let status = Status {
+                    paused: control.paused,
+                    breaker: control.breaker.name().into(),
+                    consecutive_failures,
+                    in_flight: in_flight(&sql, now, u64::MAX)?,
+                };
+                return Ok(DestinationAnswer::Status(status));
+            }
+            DestinationRequest::Logs => {
+                return Ok(DestinationAnswer::Logs(delivery_log::list(&sql)?));
+            }
+        };
+        self.schedule_sweep(now).await?;
+        Ok(answer)
+    }
+
+    /// Paused and breaker: from memory, or from storage the first time.
+    fn control(&self, sql: &SqlStorage) -> Result<Control> {
+        if let Some(control) = *self.control.borrow() {
+            return Ok(control);
+        }
+        #[derive(Deserialize)]
+        struct Row {
+            state: String,
+        }
+        let stored = sql.exec("SELECT state FROM control", None)?.to_array::<Row>()?.pop();
+        let control = match stored {
+            Some(row) => serde_json::from_str(&row.state)?,
+            None => Control::default(),
+        };
+        *self.control.borrow_mut() = Some(control);
+        Ok(control)
+    }
+
+    fn store_control(&self, sql: &SqlStorage, control: Control) -> Result<()> {
+        sql.exec(
+            "INSERT INTO control (id, state) VALUES (0, ?) ON CONFLICT (id) DO UPDATE SET state = excluded.state",
+            vec![serde_json::to_string(&control)?.into()],
+        )?;
+        *self.control.borrow_mut() = Some(control);
+        Ok(())
+    }
+
+    async fn schedule_sweep(&self, now: u64) -> Result<()> {
+        if self.sweep_scheduled.get() {
+            return Ok(());
+        }
+        let storage = self.state.storage();
+        if storage.get_alarm().await?.is_none() {
+            storage.set_alarm(alarm_at(now, SWEEP_INTERVAL_MS)).await?;
+        }
+        self.sweep_scheduled.set(true);
+        Ok(())
+    }
+}
+
+/// The entry of `key`; an expired entry counts as absent, swept or not.
+fn entry(sql: &SqlStorage, key: &str, now: u64) -> Result<Option<Entry>> {
+    Ok(sql
+        .exec(
+            "SELECT state, since_ms, attempts FROM deliveries WHERE key = ? AND expires_ms > ?",
+            vec![key.into(), integer(now)],
+        )?
+        .to_array::<Entry>()?
+        .pop())
+}
+
+/// Deliveries under way: in flight, and claimed less than `lease_ms` ago
+/// (queue-mode acceptances, keyed `accept:...`, are not deliveries).
+fn in_flight(sql: &SqlStorage, now: u64, lease_ms: u64) -> Result<u32> {
+    #[derive(Deserialize)]
+    struct Count {
+        count: u32,
+    }
+    let Count { count } = sql
+        .exec(
+            "SELECT COUNT(*) AS count FROM deliveries WHERE state = 'in_flight' AND since_ms > ? \
+             AND key NOT LIKE 'accept:%'",
+            vec![integer(now.saturating_sub(lease_ms))],
+        )?
+        .one()?;
+    Ok(count)
+}
+
+fn upsert(sql: &SqlStorage, key: &str, entry: &Entry, expires_ms: u64) -> Result<()> {
+    let state = serde_json::to_value(entry.state)?;
+    sql.exec(
+        "INSERT INTO deliveries (key, state, since_ms, attempts, expires_ms) VALUES (?, ?, ?, ?, ?) \
+         ON CONFLICT (key) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms, \
+         attempts = excluded.attempts, expires_ms = excluded.expires_ms",
+        vec![
+            key.into(),
+            state.as_str().unwrap_or_default().into(),
+            integer(entry.since_ms),
+            integer(u64::from(entry.attempts)),
+            integer(expires_ms),
+        ],
+    )?;
+    Ok(())
+}
