@@ -70,7 +70,8 @@ export async function startOrigin() {
       received.push(entry);
       const answer = await behavior(entry);
       if (answer.delayMs) await sleep(answer.delayMs);
-      response.writeHead(answer.status ?? 200, { "content-type": "text/plain" });
+      entry.answered = answer.status ?? 200;
+      response.writeHead(entry.answered, { "content-type": "text/plain" });
       response.end(answer.body ?? "");
     });
   });

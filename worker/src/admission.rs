@@ -149,8 +149,9 @@ pub struct Claimed {
 
 /// How long a sender should wait while the destination is capped.
 const CAP_RETRY_MS: u64 = 1000;
-/// How long a sender should wait while the destination is paused.
-const PAUSED_RETRY_MS: u64 = 60_000;
+/// How long a sender (or the queue) waits while the destination is paused:
+/// a resumed destination gets its held deliveries within this.
+const PAUSED_RETRY_MS: u64 = 10_000;
 
 /// Decides a claim (see the module's documentation for the order).
 pub fn claim(claiming: &Claiming<'_>) -> Claimed {
@@ -324,7 +325,7 @@ mod tests {
         let held = claim(&claiming(None, paused, 1_000));
         assert_eq!(
             held.claim,
-            Claim::Held(Hold { reason: HoldReason::Paused, retry_after_ms: 60_000 })
+            Claim::Held(Hold { reason: HoldReason::Paused, retry_after_ms: 10_000 })
         );
         assert_eq!(held.entry, None);
         let delivered = entry(EntryState::Delivered, 500, 1);
