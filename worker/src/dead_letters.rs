@@ -33,7 +33,7 @@ pub struct Summary {
 
 /// A call to the store.
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "call", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 enum DeadLetterRequest {
     Add { queued: Box<Queued>, error: String },
     List,

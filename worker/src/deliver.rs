@@ -145,10 +145,10 @@ pub async fn record(
                 ending,
                 ttl_ms: config.idempotency_ttl_seconds * 1000,
                 breaker: (!attempt.acceptance).then_some(config.breaker),
-                entry: Some(entry),
+                entry: Some(serde_json::to_string(&entry)?),
             }
         }
-        None => DestinationRequest::Log { entry },
+        None => DestinationRequest::Log { entry: serde_json::to_string(&entry)? },
     };
     destination::settle(env, &attempt.destination, request).await
 }

@@ -31,7 +31,7 @@ pub fn clip(text: &str) -> &str {
 }
 
 /// One delivery (or refusal), as `/logs` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct LogEntry {
     /// When the edge answered (RFC 3339).
     pub timestamp: String,
@@ -122,9 +122,9 @@ pub fn create_table(sql: &SqlStorage) {
 /// a statement of its own, and [`list`] reads only the last [`CAPACITY`] anyway.
 const TRIM_EVERY: u64 = 32;
 
-/// Appends an entry to an object's log; every [`TRIM_EVERY`] appends, drops
-/// what fell off its end.
-pub fn append(sql: &SqlStorage, now: u64, entry: &LogEntry) -> Result<()> {
+/// Appends an entry (a [`LogEntry`] as JSON) to an object's log; every
+/// [`TRIM_EVERY`] appends, drops what fell off its end.
+pub fn append(sql: &SqlStorage, now: u64, entry: &str) -> Result<()> {
     #[derive(Deserialize)]
     struct Appended {
         seq: u64,
@@ -132,7 +132,7 @@ pub fn append(sql: &SqlStorage, now: u64, entry: &LogEntry) -> Result<()> {
     let Appended { seq } = sql
         .exec(
             "INSERT INTO delivery_log (at_ms, entry) VALUES (?, ?) RETURNING seq",
-            vec![integer(now), serde_json::to_string(entry)?.into()],
+            vec![integer(now), entry.into()],
         )?
         .one()?;
     if seq % TRIM_EVERY == 0 {

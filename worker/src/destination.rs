@@ -21,7 +21,7 @@ use crate::admission::{
     self, Breaker, Claim, Claiming, Control, Ending, Entry, RateWindow, Transition,
 };
 use crate::config::{BreakerPolicy, Limits};
-use crate::delivery_log::{self, Kept, LogEntry};
+use crate::delivery_log::{self, Kept};
 use crate::rpc;
 use crate::sql::{alarm_at, integer};
 
@@ -31,21 +31,23 @@ const SWEEP_INTERVAL_MS: u64 = 15 * 60 * 1000;
 
 /// A call to a destination's object.
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "call", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum DestinationRequest {
     /// Claims `key` for delivery; with `gate`, only if the destination may
     /// take a delivery now (queue-mode acceptances are not gated).
     Claim { key: String, lease_ms: u64, ttl_ms: u64, gate: Option<Gate> },
-    /// How the delivery of `key` ended; with `breaker`, it counts toward it.
+    /// How the delivery of `key` ended; with `breaker`, it counts toward
+    /// it. `entry`: its log entry, a [`LogEntry`](crate::delivery_log::LogEntry)
+    /// as JSON, kept as it is.
     Settle {
         key: String,
         ending: Ending,
         ttl_ms: u64,
         breaker: Option<BreakerPolicy>,
-        entry: Option<LogEntry>,
+        entry: Option<String>,
     },
     /// A log entry alone (a duplicate, a delivery held or in flight).
-    Log { entry: LogEntry },
+    Log { entry: String },
     /// Pauses or resumes the destination.
     SetPaused { paused: bool },
     /// The destination's state, for `/health`.

@@ -54,7 +54,7 @@ impl Limit {
 
 /// A call to a budget's object.
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "call", content = "limit", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 enum FailureRequest {
     /// Counts a failure; the verdict after it.
     Fail(Limit),

@@ -11,9 +11,12 @@ use crate::rpc;
 const BINDING: &str = "ROUTE_LOGS";
 
 #[derive(Serialize, Deserialize)]
-#[serde(tag = "call", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum RouteLogRequest {
-    Log { entry: Box<LogEntry> },
+    /// A [`LogEntry`] as JSON, kept as it is.
+    Log {
+        entry: String,
+    },
     Logs,
 }
 
@@ -26,7 +29,14 @@ pub enum RouteLogAnswer {
 
 /// Logs `entry` in the log of `route`.
 pub async fn log(env: &Env, route: &str, entry: LogEntry) -> Result<()> {
-    match rpc::call(env, BINDING, route, &RouteLogRequest::Log { entry: Box::new(entry) }).await? {
+    match rpc::call(
+        env,
+        BINDING,
+        route,
+        &RouteLogRequest::Log { entry: serde_json::to_string(&entry)? },
+    )
+    .await?
+    {
         RouteLogAnswer::Logged => Ok(()),
         RouteLogAnswer::Logs(_) => Err(rpc::unexpected(BINDING)),
     }
