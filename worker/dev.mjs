@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // The local demo of threetone-edge (run it with `cargo xtask dev`, which builds first):
-//   1. a demo origin on 127.0.0.1 that prints each event it receives,
-//   2. `wrangler dev` on 127.0.0.1:8787 in front of it, with a freshly generated secret,
-//   3. one signed sample event sent through the Worker, as ThreeTone would send it.
+//   1. two demo destinations on 127.0.0.1 that print each event they receive:
+//      `crm` (port 8788) and `ops` (the next port), which fails the first
+//      attempt of each event, so a retry shows reaching only the one that failed,
+//   2. `wrangler dev` on 127.0.0.1:8787 in front of them, one route fanning out
+//      to both (ROUTES), with a freshly generated secret,
+//   3. one signed sample event sent through the Worker, as ThreeTone would
+//      send it, and retried as ThreeTone would retry it.
 // Then it keeps running until Ctrl-C and stops everything it started.
 //
 // Options: --port N (Worker, default 8787), --origin-port N (default 8788, 0 = any),
-// --once (stop after the sample; exit 0 only if it was delivered).
+// --once (stop after the sample; exit 0 only if both destinations have it).
 
 import { spawn } from "node:child_process";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
@@ -30,39 +34,61 @@ const secret = `whsec_local_${randomBytes(16).toString("hex")}`;
 const adminToken = randomBytes(16).toString("hex");
 const sign = (body) => `sha256=${createHmac("sha256", secret).update(body).digest("hex")}`;
 
-// 1. The demo origin.
-const origin = http.createServer((request, response) => {
-  const chunks = [];
-  request.on("data", (chunk) => chunks.push(chunk));
-  request.on("end", () => {
-    const body = Buffer.concat(chunks);
-    const expected = Buffer.from(sign(body));
-    const received = Buffer.from(String(request.headers["x-threetone-signature"] ?? ""));
-    const authentic = expected.length === received.length && timingSafeEqual(expected, received);
-    let summary = "";
-    try {
-      const event = JSON.parse(body);
-      summary = `${event.event} ${event.data?.call_id ?? ""}`.trim();
-    } catch {
-      summary = "(not JSON)";
-    }
-    console.log(
-      `origin  <- ${summary}: ${body.length} bytes, signature ${authentic ? "ok" : "WRONG"}, ` +
-        `request id ${request.headers["x-request-id"]}`,
-    );
-    response.writeHead(authentic ? 200 : 401, { "content-type": "text/plain" });
-    response.end(authentic ? "received" : "bad signature");
+// 1. The demo destinations.
+const seen = new Set();
+function destination(name, { failFirst }) {
+  return http.createServer((request, response) => {
+    const chunks = [];
+    request.on("data", (chunk) => chunks.push(chunk));
+    request.on("end", () => {
+      const body = Buffer.concat(chunks);
+      const expected = Buffer.from(sign(body));
+      const received = Buffer.from(String(request.headers["x-threetone-signature"] ?? ""));
+      const authentic = expected.length === received.length && timingSafeEqual(expected, received);
+      let summary = "";
+      try {
+        const event = JSON.parse(body);
+        summary = `${event.event} ${event.data?.call_id ?? ""}`.trim();
+      } catch {
+        summary = "(not JSON)";
+      }
+      const id = request.headers["x-threetone-delivery-id"];
+      const failing = failFirst && authentic && !seen.has(id);
+      seen.add(id);
+      const status = !authentic ? 401 : failing ? 503 : 200;
+      console.log(
+        `${name.padEnd(7)} <- ${summary}: ${body.length} bytes, signature ${authentic ? "ok" : "WRONG"}, ` +
+          `delivery ${id}${failing ? ", answering 503 (its first attempt fails, on purpose)" : ""}`,
+      );
+      response.writeHead(status, { "content-type": "text/plain" });
+      response.end(status === 200 ? "received" : "not now");
+    });
   });
-});
-await new Promise((resolve) => origin.listen(Number(args["origin-port"]), "127.0.0.1", resolve));
-const originUrl = `http://127.0.0.1:${origin.address().port}/webhooks/threetone`;
-console.log(`origin  listening on ${originUrl}`);
+}
+const crm = destination("crm", { failFirst: false });
+const ops = destination("ops", { failFirst: true });
+await new Promise((resolve) => crm.listen(Number(args["origin-port"]), "127.0.0.1", resolve));
+const opsPort = args["origin-port"] === "0" ? 0 : crm.address().port + 1;
+await new Promise((resolve) => ops.listen(opsPort, "127.0.0.1", resolve));
+const urlOf = (server) => `http://127.0.0.1:${server.address().port}/webhooks/threetone`;
+console.log(`crm     listening on ${urlOf(crm)}`);
+console.log(`ops     listening on ${urlOf(ops)}`);
+const routes = [
+  {
+    path: "/webhooks/threetone",
+    secrets: ["WEBHOOK_SECRET"],
+    destinations: [
+      { name: "crm", url: urlOf(crm) },
+      { name: "ops", url: urlOf(ops), events: ["call_started", "call_ended", "system_error"] },
+    ],
+  },
+];
 
 // 2. wrangler dev, configured on the command line (no file is written).
 const state = mkdtempSync(join(tmpdir(), "threetone-edge-"));
 const vars = {
   WEBHOOK_SECRET: secret,
-  ORIGIN_URL: originUrl,
+  ROUTES: JSON.stringify(routes),
   ALLOW_INSECURE_ORIGIN: "true",
   ADMIN_TOKEN: adminToken,
 };
@@ -98,13 +124,15 @@ let stopping = false;
 async function stop(code) {
   if (stopping) return;
   stopping = true;
-  console.log("stopping wrangler dev and the demo origin");
+  console.log("stopping wrangler dev and the demo destinations");
   wrangler.kill("SIGINT");
   const timer = setTimeout(() => wrangler.kill("SIGKILL"), 10_000);
   await wranglerExit;
   clearTimeout(timer);
-  origin.closeAllConnections();
-  await new Promise((resolve) => origin.close(resolve));
+  for (const server of [crm, ops]) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
   rmSync(state, { recursive: true, force: true });
   process.exit(code);
 }
@@ -132,15 +160,24 @@ const sample = JSON.parse(readFileSync(join(here, "../tests/vectors/payloads/cal
 sample.timestamp = new Date().toISOString().replace(/\.\d+Z$/, "Z");
 sample.data.call_id = `call_${randomBytes(4).toString("hex")}`;
 const body = JSON.stringify(sample);
-console.log(`sender  -> POST ${edge}/webhooks/threetone (${sample.event} ${sample.data.call_id}, signed)`);
-const response = await fetch(`${edge}/webhooks/threetone`, {
-  method: "POST",
-  headers: { "content-type": "application/json", "x-threetone-signature": sign(body) },
-  body,
-});
-const answer = await response.text();
-console.log(`sender  <- ${response.status} ${answer}`);
-const delivered = response.status === 200 && JSON.parse(answer).status === "delivered";
+async function send(attempt) {
+  console.log(`sender  -> POST ${edge}/webhooks/threetone (${sample.event} ${sample.data.call_id}, signed, attempt ${attempt})`);
+  const response = await fetch(`${edge}/webhooks/threetone`, {
+    method: "POST",
+    headers: { "content-type": "application/json", "x-threetone-signature": sign(body) },
+    body,
+  });
+  const answer = await response.text();
+  console.log(`sender  <- ${response.status} ${answer}`);
+  return response.status;
+}
+// ThreeTone retries a 5xx after its retry_delay (5 s; 1 s here).
+let status = await send(1);
+for (let attempt = 2; status >= 500 && attempt <= 3; attempt++) {
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  status = await send(attempt);
+}
+const delivered = status === 200;
 
 if (args.once) {
   await stop(delivered ? 0 : 1);

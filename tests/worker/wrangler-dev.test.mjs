@@ -29,8 +29,14 @@ test("wrangler dev serves the Worker, delivers a signed event, and stops cleanly
   const code = await new Promise((resolve) => dev.on("exit", resolve));
 
   assert.equal(code, 0, output);
-  assert.match(output, /origin {2}<- call_started call_[0-9a-f]+: \d+ bytes, signature ok/);
-  assert.match(output, /sender {2}<- 200 \{"status":"delivered","origin_status":200\}/);
+  // One route fanning out to two destinations; ops fails its first attempt,
+  // so the sender's retry reaches ops alone.
+  assert.match(output, /crm {5}<- call_started call_[0-9a-f]+: \d+ bytes, signature ok, delivery dlv_[0-9a-f]{32}\n/);
+  assert.match(output, /ops {5}<- call_started call_[0-9a-f]+: \d+ bytes, signature ok, delivery dlv_[0-9a-f]{32}, answering 503/);
+  assert.match(output, /sender {2}<- 503 \{"error":"origin_unreachable"|sender {2}<- 502 \{"error":"origin_error"/);
+  assert.match(output, /sender {2}<- 200 \{"status":"delivered","destinations":\{"crm":\{"status":"duplicate"\},"ops":\{"status":"delivered","origin_status":200\}\}\}/);
+  assert.equal(output.match(/crm {5}<- call_started/g).length, 1, output);
+  assert.equal(output.match(/ops {5}<- call_started/g).length, 2, output);
   assert.doesNotMatch(output, /whsec_local_/, "the generated secret was printed");
   // Everything it started is gone: the Worker's port is free again.
   const stillListening = await new Promise((resolve) => {

@@ -51,7 +51,22 @@ pub struct Answer<'a> {
     pub origin_status: Option<u16>,
     /// Each destination's own outcome, when the route has several.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub destinations: Option<serde_json::Map<String, serde_json::Value>>,
+    pub destinations: Option<Summaries<'a>>,
+}
+
+/// Each destination's outcome, as a JSON object by destination name.
+#[derive(Debug)]
+pub struct Summaries<'a>(&'a [DeliveryResult]);
+
+impl Serialize for Summaries<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for result in self.0 {
+            map.serialize_entry(&result.destination, &result.outcome.summary())?;
+        }
+        map.end()
+    }
 }
 
 impl<'a> Answer<'a> {
@@ -182,8 +197,8 @@ impl DeliveryOutcome {
     }
 
     /// This outcome in a multi-destination answer.
-    fn summary(&self) -> serde_json::Value {
-        let answer = if self.is_taken() {
+    fn summary(&self) -> Answer<'static> {
+        if self.is_taken() {
             Answer {
                 status: Some(self.name()),
                 origin_status: self.origin_status(),
@@ -191,8 +206,7 @@ impl DeliveryOutcome {
             }
         } else {
             Answer { origin_status: self.origin_status(), ..Answer::error(self.name()) }
-        };
-        serde_json::to_value(answer).unwrap_or_default()
+        }
     }
 }
 
@@ -332,12 +346,7 @@ impl Outcome {
                         content_type.unwrap_or_else(|| "application/octet-stream".into()),
                     )
                 } else {
-                    let destinations = fan_out.then(|| {
-                        results
-                            .iter()
-                            .map(|result| (result.destination.clone(), result.outcome.summary()))
-                            .collect()
-                    });
+                    let destinations = fan_out.then_some(Summaries(results));
                     let answer = match deciding {
                         Some(outcome) if !outcome.is_taken() => Answer {
                             origin_status: if *fan_out { None } else { outcome.origin_status() },
