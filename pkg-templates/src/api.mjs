@@ -91,9 +91,12 @@ function rawBody(body, caller) {
 }
 
 // Verifiers keyed by their secrets, so HMAC key setup happens once per secret
-// set even through the functional API. Bounded: a long-lived process that
+// set even through the functional API: a single secret by itself, a list by
+// its JSON, in two maps. Unambiguous: a joined key made the list ["a", "b"]
+// and the secret "a\u0000b" one entry. Bounded: a long-lived process that
 // rotates secrets does not grow it.
-const verifiers = new Map();
+const singleVerifiers = new Map();
+const listVerifiers = new Map();
 const VERIFIER_CACHE_SIZE = 16;
 
 function secretList(secret, caller) {
@@ -105,13 +108,14 @@ function secretList(secret, caller) {
 }
 
 function verifierFor(secret, caller) {
-  const secrets = secretList(secret, caller);
-  const key = secrets.join("\u0000");
-  let verifier = verifiers.get(key);
+  const single = typeof secret === "string";
+  const cache = single ? singleVerifiers : listVerifiers;
+  const key = single ? secret : JSON.stringify(secretList(secret, caller));
+  let verifier = cache.get(key);
   if (verifier === undefined) {
-    verifier = newVerifier(secrets, caller);
-    if (verifiers.size >= VERIFIER_CACHE_SIZE) verifiers.delete(verifiers.keys().next().value);
-    verifiers.set(key, verifier);
+    verifier = newVerifier(secretList(secret, caller), caller);
+    if (cache.size >= VERIFIER_CACHE_SIZE) cache.delete(cache.keys().next().value);
+    cache.set(key, verifier);
   }
   return verifier;
 }

@@ -194,6 +194,16 @@ module.exports = async function runSuite(lib, vectors, peerSign) {
   const forgedError = await lib.verifyRequest(forged, "k").then(() => null, (error) => error);
   check("verifyRequest rejects forgeries with 401", forgedError?.code === "signature_mismatch" && forgedError.status === 401);
 
+  // The verifier cache is keyed without ambiguity: the list ["a", "b"] and
+  // the single secret "a\u0000b" are different receivers.
+  const collide = "collide";
+  const signedByB = await peerSign("cache_b", utf8(collide));
+  check("the list [a, b] accepts b's signature", lib.verify(collide, signedByB, ["cache_a", "cache_b"]));
+  check("the secret \"a\\u0000b\" does not accept b's signature after the list [a, b]", !lib.verify(collide, signedByB, "cache_a\u0000cache_b"));
+  const signedByD = await peerSign("cache_d", utf8(collide));
+  check("the secret \"c\\u0000d\" does not accept d's signature", !lib.verify(collide, signedByD, "cache_c\u0000cache_d"));
+  check("the list [c, d] accepts d's signature after the secret \"c\\u0000d\"", lib.verify(collide, signedByD, ["cache_c", "cache_d"]));
+
   return results;
 };
 
