@@ -62,8 +62,13 @@ impl From<Error> for Failure {
 pub struct JsInput(Vec<u8>);
 
 /// Capacity kept between calls: a larger buffer is dropped at the next call
-/// that needs no more, so one huge body does not hold its memory for good.
+/// that needs no more, so one huge body does not hold its buffer for good
+/// (the wasm memory it grew stays: wasm memory never shrinks).
 const RETAINED_CAPACITY: usize = 256 * 1024;
+
+/// The most bytes an input can ever take: a `Vec` holds at most
+/// `isize::MAX` bytes (2 GiB - 1 on wasm32).
+const MAX_INPUT_BYTES: usize = isize::MAX as usize;
 
 #[wasm_bindgen(js_class = Input)]
 impl JsInput {
@@ -72,20 +77,63 @@ impl JsInput {
         Self::default()
     }
 
-    /// The address of at least `capacity` bytes for the next input. It moves
-    /// when the buffer grows, and wasm memory itself may grow.
-    pub fn reserve(&mut self, capacity: usize) -> *mut u8 {
+    /// The address of at least `capacity` bytes for the next input, or null
+    /// when they cannot be had (more than an input can take, or more than
+    /// wasm memory can grow to): never a trap, which would leave this
+    /// object borrowed for good. The address moves when the buffer grows,
+    /// and wasm memory itself may grow.
+    ///
+    /// A JS number, not a `usize`: wasm-bindgen would wrap a length of
+    /// 2^32 or more to a small one, and JS would then write past the buffer.
+    pub fn reserve(&mut self, capacity: f64) -> *mut u8 {
+        // NaN is not in the range either; integers this small are exact in an f64.
+        if !(0.0..=MAX_INPUT_BYTES as f64).contains(&capacity) {
+            return core::ptr::null_mut();
+        }
+        let capacity = capacity as usize;
         if capacity <= RETAINED_CAPACITY && self.0.len() > RETAINED_CAPACITY {
             self.0 = Vec::new();
         }
         if self.0.len() < capacity {
+            if self.0.try_reserve_exact(capacity - self.0.len()).is_err() {
+                return core::ptr::null_mut();
+            }
             self.0.resize(capacity, 0);
         }
         self.0.as_mut_ptr()
     }
+
+    /// The `payload_too_large` failure for a body of `length` bytes: over the
+    /// caller's `max` when given, else one [`reserve`](JsInput::reserve)
+    /// could not hold after a header of `header_capacity` bytes, against the
+    /// most this input could still take.
+    #[wasm_bindgen(js_name = tooLarge)]
+    pub fn too_large(&self, length: f64, header_capacity: f64, max: Option<f64>) -> Failure {
+        // Saturating float-to-int casts: lengths past usize::MAX read as it.
+        let max = match max {
+            Some(max) => max as usize,
+            None => self.limit().saturating_sub(header_capacity as usize),
+        };
+        Error::Payload(PayloadError::TooLarge { length: length as usize, max }).into()
+    }
 }
 
 impl JsInput {
+    /// The most bytes this input could take now: what it holds plus what
+    /// wasm memory can still grow by (its 4 GiB address space; an engine
+    /// may allow less), at most [`MAX_INPUT_BYTES`].
+    fn limit(&self) -> usize {
+        #[cfg(target_arch = "wasm32")]
+        let growable = {
+            const PAGE: usize = 64 * 1024;
+            let pages = core::arch::wasm32::memory_size(0);
+            (usize::MAX / PAGE + 1 - pages).saturating_mul(PAGE)
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        let growable = MAX_INPUT_BYTES;
+        growable.saturating_add(self.0.capacity()).min(MAX_INPUT_BYTES)
+    }
+
     /// The header (the first `header_length` bytes) and the body after it.
     fn header_and_body(&self, header_length: usize, body_length: usize) -> (&str, &[u8]) {
         let (header, rest) = self.0.split_at_checked(header_length).unwrap_or_default();

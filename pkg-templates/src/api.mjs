@@ -4,6 +4,7 @@
 
 import { EVENT_TYPES, SAMPLE_ID, SAMPLE_TEMPLATES, SAMPLE_TIMESTAMP } from "./events.mjs";
 import { Input, Verifier, parse, wasmMemory } from "./glue.mjs";
+import { DEFAULT_MAX_BODY_BYTES, declaredLength, readWebBody } from "./http.mjs";
 
 export { EVENT_TYPES };
 
@@ -41,13 +42,52 @@ let headerViewStart = -1;
 /** Byte lengths of what `place` last wrote. */
 const placed = { header: 0, body: 0 };
 
-/** Writes `header`, then the raw body, into the core's input. */
-function place(header, raw) {
-  // A string takes at most 3 UTF-8 bytes per UTF-16 unit.
+// A typed array's own length, read by the engine's getter: a subclass (or an
+// own property) can make `length` and `byteLength` say anything, while `set`
+// copies every real byte.
+const TypedArray = Object.getPrototypeOf(Uint8Array);
+const intrinsic = (prototype, name) => Object.getOwnPropertyDescriptor(prototype, name).get;
+const typedArrayTag = intrinsic(TypedArray.prototype, Symbol.toStringTag);
+const typedArrayBuffer = intrinsic(TypedArray.prototype, "buffer");
+const typedArrayOffset = intrinsic(TypedArray.prototype, "byteOffset");
+const typedArrayLength = intrinsic(TypedArray.prototype, "byteLength");
+const dataViewBuffer = intrinsic(DataView.prototype, "buffer");
+const dataViewOffset = intrinsic(DataView.prototype, "byteOffset");
+const dataViewLength = intrinsic(DataView.prototype, "byteLength");
+
+/** The UTF-8 length of `text` (lone surrogates become U+FFFD, 3 bytes, as TextEncoder writes them). */
+function utf8Length(text) {
+  let length = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const unit = text.charCodeAt(i);
+    if (unit < 0x80) continue;
+    length += unit < 0x800 ? 1 : 2;
+    // A surrogate pair: 4 bytes for its two units.
+    if (unit >= 0xd800 && unit < 0xdc00 && (text.charCodeAt(i + 1) & 0xfc00) === 0xdc00) i++;
+  }
+  return length;
+}
+
+/**
+ * Writes `header`, then the raw body, into the core's input. A body over
+ * `maxBodyBytes`, or one that cannot fit in wasm memory, throws the core's
+ * `payload_too_large` before anything is reserved for it.
+ */
+function place(header, raw, maxBodyBytes) {
+  // A string takes at least 1 and at most 3 UTF-8 bytes per UTF-16 unit.
   const headerCapacity = Math.max(HEADER_VIEW_BYTES, header.length * 3);
-  const bodyCapacity = typeof raw === "string" ? raw.length * 3 : raw.length;
+  const text = typeof raw === "string";
+  const length = text ? raw.length : typedArrayLength.call(raw);
   input ??= new Input();
-  const start = input.reserve(headerCapacity + bodyCapacity);
+  if (length > maxBodyBytes) raise(input.tooLarge(text ? utf8Length(raw) : length, headerCapacity, maxBodyBytes));
+  let bodyCapacity = text ? Math.min(length * 3, maxBodyBytes) : length;
+  let start = input.reserve(headerCapacity + bodyCapacity);
+  if (start === 0 && text) {
+    // Three bytes a unit did not fit: what the text takes exactly may.
+    bodyCapacity = utf8Length(raw);
+    start = input.reserve(headerCapacity + bodyCapacity);
+  }
+  if (start === 0) raise(input.tooLarge(bodyCapacity, headerCapacity));
   // Growing wasm memory detaches every view of it.
   if (memoryBytes.byteLength === 0) memoryBytes = new Uint8Array((memory ??= wasmMemory()).buffer);
   if (start !== headerViewStart || headerView.byteLength === 0) {
@@ -57,19 +97,60 @@ function place(header, raw) {
   const headerBytes = headerCapacity === HEADER_VIEW_BYTES ? headerView : memoryBytes.subarray(start, start + headerCapacity);
   placed.header = header === "" ? 0 : utf8Encoder.encodeInto(header, headerBytes).written;
   const bodyStart = start + placed.header;
-  if (typeof raw === "string") {
-    placed.body = utf8Encoder.encodeInto(raw, memoryBytes.subarray(bodyStart, bodyStart + bodyCapacity)).written;
+  if (text) {
+    const { read, written } = utf8Encoder.encodeInto(raw, memoryBytes.subarray(bodyStart, bodyStart + bodyCapacity));
+    // Only a capacity cut to maxBodyBytes leaves text unwritten.
+    if (read < raw.length) raise(input.tooLarge(utf8Length(raw), headerCapacity, maxBodyBytes));
+    placed.body = written;
   } else {
     memoryBytes.set(raw, bodyStart);
-    placed.body = raw.length;
+    placed.body = length;
   }
 }
 
-/** Throws the error a failure from the core describes, releasing it first. */
-function raise(failure) {
+/**
+ * After a call that threw for another reason than what it was given (a
+ * WebhookVerificationError): a trap in wasm leaves the input borrowed for
+ * good, so the next call starts from a fresh input and fresh views.
+ */
+function recover(error) {
+  if (error instanceof WebhookVerificationError) return error;
+  const stale = input;
+  input = null;
+  memoryBytes = new Uint8Array(0);
+  headerView = memoryBytes;
+  headerViewStart = -1;
+  try {
+    stale?.free();
+  } catch {
+    // Still borrowed: left unreleased, which is all that can be done with it.
+  }
+  return error;
+}
+
+/** The error a failure from the core describes, releasing the failure. */
+function errorOf(failure) {
   const error = new WebhookVerificationError(failure.code, failure.message, failure.status, failure.path);
   failure.free();
-  throw error;
+  return error;
+}
+
+/** Throws the error a failure from the core describes. */
+function raise(failure) {
+  throw errorOf(failure);
+}
+
+/**
+ * The core's `payload_too_large` error for a body of `length` bytes over
+ * `maxBodyBytes`: for handlers that read bodies themselves (the adapters do).
+ */
+export function payloadTooLargeError(length, maxBodyBytes) {
+  try {
+    input ??= new Input();
+    return errorOf(input.tooLarge(length, 0, maxBodyBytes));
+  } catch (error) {
+    throw recover(error);
+  }
 }
 
 function describe(value) {
@@ -80,9 +161,13 @@ function describe(value) {
 
 /** The raw body as a string or bytes, or a TypeError that says how to fix the call. */
 function rawBody(body, caller) {
-  if (typeof body === "string" || body instanceof Uint8Array) return body;
+  if (typeof body === "string") return body;
+  // Every view is taken as the engine sees it, whatever its own properties say.
+  const tag = typedArrayTag.call(body);
+  if (tag === "Uint8Array") return body; // a Buffer too
+  if (tag !== undefined) return new Uint8Array(typedArrayBuffer.call(body), typedArrayOffset.call(body), typedArrayLength.call(body));
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
-  if (ArrayBuffer.isView(body)) return new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (ArrayBuffer.isView(body)) return new Uint8Array(dataViewBuffer.call(body), dataViewOffset.call(body), dataViewLength.call(body));
   throw new TypeError(
     `${caller}: the body must be the raw request body (string, Uint8Array, Buffer or ArrayBuffer), got ${describe(body)}. ` +
       "The signature covers the exact bytes ThreeTone sent: read the body raw (express.raw(), await request.text()) " +
@@ -139,6 +224,17 @@ function headerValue(signature) {
   return typeof signature === "string" ? signature : "";
 }
 
+/** `options.maxBodyBytes`, or `fallback` when not given. */
+function bodyLimit(options, fallback = Infinity) {
+  const max = options?.maxBodyBytes;
+  if (max === undefined) return fallback;
+  if (typeof max !== "number" || !(max >= 0)) {
+    const got = typeof max === "number" ? max : describe(max);
+    throw new TypeError(`maxBodyBytes must be a number of bytes (0 or more, or Infinity), got ${got}.`);
+  }
+  return max;
+}
+
 function optionArguments(options = {}) {
   const { maxAgeSeconds, now, allowUnknownEvents = true } = options;
   if (maxAgeSeconds == null) return [undefined, 0, allowUnknownEvents]; // the clock is read only for freshness
@@ -146,42 +242,61 @@ function optionArguments(options = {}) {
   return [maxAgeSeconds, nowSeconds, allowUnknownEvents];
 }
 
-function verifyWith(verifier, body, signature) {
-  place(headerValue(signature), rawBody(body, "verify"));
-  return verifier.verify(input, placed.header, placed.body);
+// Each core call: the input placed, then the call, in one try, so that
+// whatever throws (a trap in wasm included) leaves the next call working.
+
+function verifyWith(verifier, body, signature, maxBodyBytes) {
+  const raw = rawBody(body, "verify");
+  try {
+    place(headerValue(signature), raw, maxBodyBytes);
+    return verifier.verify(input, placed.header, placed.body);
+  } catch (error) {
+    throw recover(error);
+  }
 }
 
 function constructWith(verifier, body, signature, options) {
   const raw = rawBody(body, "constructEvent");
-  place(headerValue(signature), raw);
-  const failure = verifier.construct(input, placed.header, placed.body, ...optionArguments(options));
+  const maxBodyBytes = bodyLimit(options);
+  let failure;
+  try {
+    place(headerValue(signature), raw, maxBodyBytes);
+    failure = verifier.construct(input, placed.header, placed.body, ...optionArguments(options));
+  } catch (error) {
+    throw recover(error);
+  }
   if (failure !== undefined) raise(failure);
   // Validated by the core: parse the exact bytes with the runtime's own parser.
   return JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw));
 }
 
-function signWith(verifier, body) {
-  place("", rawBody(body, "sign"));
-  return verifier.sign(input, placed.body);
+function signWith(verifier, body, maxBodyBytes) {
+  const raw = rawBody(body, "sign");
+  try {
+    place("", raw, maxBodyBytes);
+    return verifier.sign(input, placed.body);
+  } catch (error) {
+    throw recover(error);
+  }
 }
 
 /** Whether `signature` is a valid signature of `body` under `secret` (or any of several). */
-export function verify(body, signature, secret) {
-  const failure = verifyWith(verifierFor(secret, "verify"), body, signature);
+export function verify(body, signature, secret, options) {
+  const failure = verifyWith(verifierFor(secret, "verify"), body, signature, bodyLimit(options));
   if (failure === undefined) return true;
   failure.free();
   return false;
 }
 
 /** Like `verify`, but throws a WebhookVerificationError saying what is wrong. */
-export function verifyOrThrow(body, signature, secret) {
-  const failure = verifyWith(verifierFor(secret, "verifyOrThrow"), body, signature);
+export function verifyOrThrow(body, signature, secret, options) {
+  const failure = verifyWith(verifierFor(secret, "verifyOrThrow"), body, signature, bodyLimit(options));
   if (failure !== undefined) raise(failure);
 }
 
 /** `sha256=<64 lowercase hex>` for `body` under `secret` (the first, if several). */
-export function sign(body, secret) {
-  return signWith(verifierFor(secret, "sign"), body);
+export function sign(body, secret, options) {
+  return signWith(verifierFor(secret, "sign"), body, bodyLimit(options));
 }
 
 /** Verifies the signature, then parses and validates the event. */
@@ -192,31 +307,42 @@ export function constructEvent(body, signature, secret, options) {
 /** Parses and validates an event whose authenticity is already established. */
 export function parseEvent(body, options) {
   const raw = rawBody(body, "parseEvent");
-  place("", raw);
-  const failure = parse(input, placed.body, ...optionArguments(options));
+  const maxBodyBytes = bodyLimit(options);
+  let failure;
+  try {
+    place("", raw, maxBodyBytes);
+    failure = parse(input, placed.body, ...optionArguments(options));
+  } catch (error) {
+    throw recover(error);
+  }
   if (failure !== undefined) raise(failure);
   return JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw));
 }
+
+/** The options a Webhook was made with (set by the class). */
+let webhookOptions;
 
 /** A receiver bound to its secrets (prepared once) and default options. */
 export class Webhook {
   #verifier;
   #options;
+  #maxBodyBytes;
 
   constructor(secret, options) {
     this.#verifier = newVerifier(secretList(secret, "new Webhook"), "new Webhook");
     this.#options = options;
+    this.#maxBodyBytes = bodyLimit(options);
   }
 
   verify(body, signature) {
-    const failure = verifyWith(this.#verifier, body, signature);
+    const failure = verifyWith(this.#verifier, body, signature, this.#maxBodyBytes);
     if (failure === undefined) return true;
     failure.free();
     return false;
   }
 
   verifyOrThrow(body, signature) {
-    const failure = verifyWith(this.#verifier, body, signature);
+    const failure = verifyWith(this.#verifier, body, signature, this.#maxBodyBytes);
     if (failure !== undefined) raise(failure);
   }
 
@@ -225,21 +351,41 @@ export class Webhook {
   }
 
   sign(body) {
-    return signWith(this.#verifier, body);
+    return signWith(this.#verifier, body, this.#maxBodyBytes);
+  }
+
+  static {
+    webhookOptions = (webhook) => webhook.#options;
   }
 }
 
-/** Reads a Fetch API Request's raw body and header, then `constructEvent`. */
+/**
+ * Reads a Fetch API Request's raw body and header, then `constructEvent`.
+ * The body is read only up to `maxBodyBytes` (default 1 MiB); a declared
+ * Content-Length over it is refused before reading.
+ */
 export async function verifyRequest(request, secret, options) {
   if (typeof request?.arrayBuffer !== "function" || typeof request?.headers?.get !== "function") {
     throw new TypeError(`verifyRequest: expected a Fetch API Request, got ${describe(request)}.`);
   }
-  const verifier = secret instanceof Webhook ? secret : verifierFor(secret, "verifyRequest");
-  const body = new Uint8Array(await request.arrayBuffer());
+  const webhook = secret instanceof Webhook ? secret : undefined;
+  const verifier = webhook ?? verifierFor(secret, "verifyRequest");
+  const effective = options ?? (webhook && webhookOptions(webhook));
+  const maxBodyBytes = bodyLimit(effective, DEFAULT_MAX_BODY_BYTES);
+  const declared = declaredLength(request.headers.get("content-length"));
+  if (declared > maxBodyBytes) throw payloadTooLargeError(declared, maxBodyBytes);
+  if (request.bodyUsed) throw new TypeError("verifyRequest: the request body was already read; pass the request before anything reads it.");
+  const read =
+    request.body === null
+      ? { body: new Uint8Array(0) }
+      : request.body instanceof ReadableStream
+        ? await readWebBody(request.body, maxBodyBytes)
+        : { body: new Uint8Array(await request.arrayBuffer()) }; // a Request-like without a stream: the core checks the limit
+  if (read.body === undefined) throw payloadTooLargeError(read.length, maxBodyBytes);
   const signature = request.headers.get(SIGNATURE_HEADER);
-  return verifier instanceof Webhook
-    ? verifier.constructEvent(body, signature, options)
-    : constructWith(verifier, body, signature, options);
+  // The limit is applied above; the core's own check then agrees.
+  const limited = { ...effective, maxBodyBytes };
+  return webhook ? webhook.constructEvent(read.body, signature, limited) : constructWith(verifier, read.body, signature, limited);
 }
 
 function merge(target, overrides) {

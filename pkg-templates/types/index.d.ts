@@ -11,7 +11,16 @@ export type Secret = string | readonly string[];
 /** The event types ThreeTone documents. */
 export type EventType = ThreeToneEvent["event"];
 
-export interface Options {
+/** For every call that takes a body. */
+export interface BodyOptions {
+  /**
+   * Refuse bodies of more bytes (a string's UTF-8) with `payload_too_large` (413), before they enter
+   * wasm memory, which never shrinks. No limit by default but what fits; 1 MiB for `verifyRequest` and the adapters.
+   */
+  maxBodyBytes?: number;
+}
+
+export interface Options extends BodyOptions {
   /** Reject events whose `timestamp` is older (or further ahead) than this. Off by default. */
   maxAgeSeconds?: number;
   /** The current time (a Date or seconds since the epoch); defaults to `Date.now()`. */
@@ -31,6 +40,7 @@ export type ErrorCode =
   | "no_secret"
   | "invalid_json"
   | "invalid_payload"
+  | "payload_too_large"
   | "unknown_event_type"
   | "timestamp_too_old"
   | "timestamp_in_future";
@@ -40,7 +50,7 @@ export declare class WebhookVerificationError extends Error {
   readonly name: "WebhookVerificationError";
   /** Stable machine code. */
   readonly code: ErrorCode;
-  /** The HTTP status a handler should answer with (401, 400, or 503 when misconfigured). */
+  /** The HTTP status a handler should answer with (401, 400, 413 for a body too large, or 503 when misconfigured). */
   readonly status: number;
   /** For `invalid_payload`: the JSON path of the offending field. */
   readonly path?: string;
@@ -53,13 +63,13 @@ export declare const SIGNATURE_HEADER: "X-ThreeTone-Signature";
 export declare const EVENT_TYPES: readonly EventType[];
 
 /** Whether `signature` is a valid signature of `body` under `secret` (or any of several). */
-export declare function verify(body: RawBody, signature: string | null | undefined, secret: Secret): boolean;
+export declare function verify(body: RawBody, signature: string | null | undefined, secret: Secret, options?: BodyOptions): boolean;
 
 /** Like `verify`, but throws a `WebhookVerificationError` saying what is wrong. */
-export declare function verifyOrThrow(body: RawBody, signature: string | null | undefined, secret: Secret): void;
+export declare function verifyOrThrow(body: RawBody, signature: string | null | undefined, secret: Secret, options?: BodyOptions): void;
 
 /** `sha256=<64 lowercase hex>` for `body` under `secret` (the first, if several). */
-export declare function sign(body: RawBody, secret: Secret): string;
+export declare function sign(body: RawBody, secret: Secret, options?: BodyOptions): string;
 
 /** Verifies the signature, then parses and validates the event. Throws `WebhookVerificationError`. */
 export declare function constructEvent(
@@ -81,8 +91,14 @@ export declare class Webhook {
   sign(body: RawBody): string;
 }
 
-/** Reads a Fetch API `Request`'s raw body and signature header, then `constructEvent`. */
+/**
+ * Reads a Fetch API `Request`'s raw body and signature header, then `constructEvent`. The body is read
+ * up to `maxBodyBytes` (default 1 MiB; a declared Content-Length over it is refused unread).
+ */
 export declare function verifyRequest(request: Request, secret: Secret | Webhook, options?: Options): Promise<ThreeToneEvent>;
+
+/** The `payload_too_large` error (413) for a body of `length` bytes over `maxBodyBytes`, for handlers that read bodies themselves. */
+export declare function payloadTooLargeError(length: number, maxBodyBytes: number): WebhookVerificationError;
 
 export interface TestEventOptions {
   /** Sign the body (adds the signature header). */

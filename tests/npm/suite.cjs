@@ -194,6 +194,133 @@ module.exports = async function runSuite(lib, vectors, peerSign) {
   const forgedError = await lib.verifyRequest(forged, "k").then(() => null, (error) => error);
   check("verifyRequest rejects forgeries with 401", forgedError?.code === "signature_mismatch" && forgedError.status === 401);
 
+  // Body limits: maxBodyBytes in every call that takes a body, counted in
+  // bytes (a string's UTF-8), answered with the core's payload_too_large.
+  const tooLarge = (fn) => {
+    try {
+      fn();
+      return "accepted";
+    } catch (error) {
+      return error instanceof lib.WebhookVerificationError ? `${error.code} ${error.status} ${error.message}` : `${error.name}: ${error.message}`;
+    }
+  };
+  const limited = lib.generateTestEvent("call_ended", { secret: "k" });
+  const limitedBytes = utf8(limited.body);
+  const limitedSignature = limited.headers["x-threetone-signature"];
+  const size = limitedBytes.length;
+  const over = `payload_too_large 413 body is ${size} bytes, more than the allowed ${size - 1}`;
+  const limitWebhook = new lib.Webhook("k", { maxBodyBytes: size - 1 });
+  const overLimit = {
+    verify: () => lib.verify(limited.body, limitedSignature, "k", { maxBodyBytes: size - 1 }),
+    verifyOrThrow: () => lib.verifyOrThrow(limitedBytes, limitedSignature, "k", { maxBodyBytes: size - 1 }),
+    sign: () => lib.sign(limitedBytes.buffer, "k", { maxBodyBytes: size - 1 }),
+    constructEvent: () => lib.constructEvent(limited.body, limitedSignature, "k", { maxBodyBytes: size - 1 }),
+    parseEvent: () => lib.parseEvent(limitedBytes, { maxBodyBytes: size - 1 }),
+    "Webhook verify": () => limitWebhook.verify(limitedBytes, limitedSignature),
+    "Webhook verifyOrThrow": () => limitWebhook.verifyOrThrow(limited.body, limitedSignature),
+    "Webhook constructEvent": () => limitWebhook.constructEvent(limited.body, limitedSignature),
+    "Webhook sign": () => limitWebhook.sign(limited.body),
+  };
+  for (const [name, call] of Object.entries(overLimit)) {
+    const got = tooLarge(call);
+    check(`maxBodyBytes: ${name} refuses one byte more with payload_too_large (413)`, got === over, got);
+  }
+  const atLimit = { maxBodyBytes: size };
+  check(
+    "maxBodyBytes: a body of exactly the limit is accepted",
+    lib.verify(limited.body, limitedSignature, "k", atLimit) &&
+      lib.constructEvent(limitedBytes, limitedSignature, "k", atLimit).event === "call_ended" &&
+      lib.parseEvent(limited.body, atLimit).event === "call_ended" &&
+      new lib.Webhook("k", atLimit).verify(limited.body, limitedSignature),
+  );
+  const accented = "\u00e9".repeat(60); // 60 UTF-16 units, 120 bytes
+  const accentedTooLarge = tooLarge(() => lib.sign(accented, "k", { maxBodyBytes: 100 }));
+  check("maxBodyBytes counts a string's UTF-8 bytes", accentedTooLarge === "payload_too_large 413 body is 120 bytes, more than the allowed 100", accentedTooLarge);
+  const emoji = tooLarge(() => lib.verify("\u{1f600}".repeat(30) + "\ud800", "sha256=00", "k", { maxBodyBytes: 100 }));
+  check("maxBodyBytes counts surrogate pairs as 4 bytes, a lone surrogate as 3", emoji === "payload_too_large 413 body is 123 bytes, more than the allowed 100", emoji);
+  check("maxBodyBytes: a string of exactly the limit in bytes is accepted", lib.sign(accented, "k", { maxBodyBytes: 120 }) === (await peerSign("k", utf8(accented))));
+  check("maxBodyBytes must be a number", tooLarge(() => lib.verify("x", "sha256=00", "k", { maxBodyBytes: "1mb" })).startsWith("TypeError"));
+  check("a payload_too_large is a WebhookVerificationError", (() => {
+    try {
+      lib.parseEvent(limited.body, { maxBodyBytes: 0 });
+    } catch (error) {
+      return error instanceof lib.WebhookVerificationError;
+    }
+  })());
+  const hugeRequest = new Request("https://example.test/", { method: "POST", headers: limited.headers, body: "x".repeat(1024 * 1024 + 1) });
+  const hugeError = await lib.verifyRequest(hugeRequest, "k").then(() => null, (error) => error);
+  check("verifyRequest reads at most 1 MiB by default", hugeError?.code === "payload_too_large" && hugeError.status === 413, String(hugeError));
+  const smallLimit = new Request("https://example.test/", { method: "POST", headers: limited.headers, body: limited.body });
+  const smallLimitError = await lib.verifyRequest(smallLimit, "k", { maxBodyBytes: size - 1 }).then(() => null, (error) => error);
+  check("verifyRequest honours maxBodyBytes", smallLimitError?.code === "payload_too_large", String(smallLimitError));
+  const webhookLimit = new Request("https://example.test/", { method: "POST", headers: limited.headers, body: limited.body });
+  const webhookLimitError = await lib.verifyRequest(webhookLimit, limitWebhook).then(() => null, (error) => error);
+  check("verifyRequest with a Webhook uses its maxBodyBytes", webhookLimitError?.code === "payload_too_large", String(webhookLimitError));
+
+  // A body's length is what the engine holds, whatever its object says: a
+  // Uint8Array subclass (or an own property) with a lying length must
+  // neither write past the buffer reserved for it nor verify other bytes.
+  class ClaimsHuge extends Uint8Array {
+    get length() {
+      return 2 ** 31;
+    }
+  }
+  class ClaimsOne extends Uint8Array {
+    get length() {
+      return 1;
+    }
+    get byteLength() {
+      return 1;
+    }
+  }
+  const attempt = (fn) => {
+    try {
+      return fn();
+    } catch (error) {
+      return `${error.name}: ${error.message}`;
+    }
+  };
+  const realBytes = utf8("x".repeat(300 * 1024));
+  const realSignature = await peerSign("k", realBytes);
+  const prefixSignature = await peerSign("k", realBytes.subarray(0, 1));
+  const claimsHuge = attempt(() => lib.verify(new ClaimsHuge(utf8("lying")), lib.sign("lying", "k"), "k"));
+  check("a Uint8Array subclass claiming 2**31 bytes verifies its real bytes", claimsHuge === true, String(claimsHuge));
+  const claimsOne = new ClaimsOne(realBytes);
+  check("a Uint8Array subclass claiming 1 byte verifies all of its real bytes", attempt(() => lib.verify(claimsOne, realSignature, "k")) === true);
+  check("a Uint8Array subclass claiming 1 byte is not its first byte", attempt(() => lib.verify(claimsOne, prefixSignature, "k")) === false);
+  check("a Uint8Array subclass claiming 1 byte signs all of its bytes", attempt(() => lib.sign(claimsOne, "k")) === realSignature);
+  const ownLength = Object.defineProperty(new Uint8Array(realBytes), "length", { value: 1 });
+  check("a Uint8Array with an own length of 1 verifies all of its real bytes", attempt(() => lib.verify(ownLength, realSignature, "k")) === true);
+  const eventBytes = utf8(limited.body);
+  const lyingEvent = attempt(() => lib.constructEvent(new ClaimsOne(eventBytes), limitedSignature, "k"));
+  check("constructEvent of a lying Uint8Array verifies and parses the same real bytes", deepEqual(lyingEvent, JSON.parse(limited.body)), String(lyingEvent));
+  const lyingView = new (class extends Uint16Array {
+    get byteLength() {
+      return 2;
+    }
+  })(realBytes.buffer.slice(0, 4096));
+  check("another typed array with a lying byteLength is taken whole", attempt(() => lib.sign(lyingView, "k")) === (await peerSign("k", realBytes.subarray(0, 4096))));
+
+  // Whatever a call throws, the next call works.
+  const afterThrow = async (what, fn) => {
+    const thrown = attempt(fn);
+    const body = `after ${what}`;
+    const works = attempt(() => lib.verify(body, lib.sign(body, "k"), "k") && lib.parseEvent(limited.body).event === "call_ended");
+    check(`after ${what}, calls work`, works === true && lib.sign(body, "k") === (await peerSign("k", utf8(body))), `${thrown} / ${works}`);
+  };
+  await afterThrow("a payload_too_large", () => lib.verify(limited.body, limitedSignature, "k", { maxBodyBytes: 1 }));
+  await afterThrow("a body claiming 2**31 bytes", () => lib.verify(new ClaimsHuge(4), "sha256=00", "k"));
+  const detached = new ArrayBuffer(64);
+  const detachedView = new Uint8Array(detached);
+  structuredClone(detached, { transfer: [detached] });
+  await afterThrow("a body whose buffer was detached", () => lib.verify(detachedView, "sha256=00", "k"));
+  const throwingAge = {
+    valueOf() {
+      throw new Error("no number here");
+    },
+  };
+  await afterThrow("an option that throws inside the call", () => lib.constructEvent(limited.body, limitedSignature, "k", { maxAgeSeconds: throwingAge }));
+
   // The verifier cache is keyed without ambiguity: the list ["a", "b"] and
   // the single secret "a\u0000b" are different receivers.
   const collide = "collide";

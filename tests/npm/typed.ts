@@ -1,7 +1,7 @@
 // Compiled with `tsc --noEmit` (types.test.mjs): the typed API as a user
 // writes it, and misuse that must not compile (each @ts-expect-error fails
 // the build if the line ever compiles).
-import { constructEvent, generateTestEvent, parseEvent, verify, Webhook, WebhookVerificationError } from "threetone-webhooks";
+import { constructEvent, generateTestEvent, parseEvent, payloadTooLargeError, sign, verify, Webhook, WebhookVerificationError } from "threetone-webhooks";
 import type { CallEnded, ErrorCode, EventType, ThreeToneEvent } from "threetone-webhooks";
 import { threetoneWebhook } from "threetone-webhooks/express";
 import { createNodeHandler } from "threetone-webhooks/node";
@@ -30,7 +30,12 @@ switch (event.event) {
 }
 
 const ok: boolean = verify(new Uint8Array(), null, ["new", "old"]);
-const webhook = new Webhook("k", { allowUnknownEvents: false });
+const limited: boolean = verify(new Uint8Array(), "sha256=00", "k", { maxBodyBytes: 1024 });
+const signed: string = sign("body", "k", { maxBodyBytes: 1024 });
+const tooLarge: WebhookVerificationError = payloadTooLargeError(2048, 1024);
+const tooLargeCode: ErrorCode = "payload_too_large";
+void limited, signed, tooLarge, tooLargeCode;
+const webhook = new Webhook("k", { allowUnknownEvents: false, maxBodyBytes: 64 * 1024 });
 const again: ThreeToneEvent = webhook.constructEvent(new ArrayBuffer(0), undefined);
 const kind: EventType = again.event;
 try {
@@ -55,6 +60,8 @@ verify(body, "sha256=00", 42);
 generateTestEvent("call_exploded");
 // @ts-expect-error: unknown option
 parseEvent(body, { maxAge: 5 });
+// @ts-expect-error: a limit is a number of bytes
+verify(body, "sha256=00", "k", { maxBodyBytes: "1mb" });
 if (event.event === "call_started") {
   // @ts-expect-error: call_started has no duration, so its type is unknown
   event.data.duration_seconds.toFixed();

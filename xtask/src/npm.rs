@@ -126,7 +126,7 @@ fn assemble(templates: &Path, bindgen: &Path, package: &Path) -> Result<(), Stri
     write(&dist.join("events.mjs"), &events_module())?;
 
     let sources = templates.join("src");
-    for file in ["api.mjs", "express.mjs", "hono.mjs", "node-http.mjs", "cli.mjs"] {
+    for file in ["api.mjs", "http.mjs", "express.mjs", "hono.mjs", "node-http.mjs", "cli.mjs"] {
         copy(&sources.join(file), &dist.join(file))?;
     }
     for entry in ["node", "workerd", "inline"] {
