@@ -4,12 +4,32 @@
 // Hono caches request bodies, so the raw bytes stay available even after a
 // JSON body parser ran (`c.req.json()` keeps the text). A body consumed
 // through `c.req.raw` cannot be verified: that is answered 500
-// `raw_body_unavailable`, never verified re-serialized.
+// `raw_body_unavailable`, never verified re-serialized. Bodies over
+// `maxBodyBytes` (default 1 MiB) are answered 413: unread when
+// Content-Length says so, cut at the limit when read from the stream.
 
-import { SIGNATURE_HEADER, Webhook, WebhookVerificationError } from "threetone-webhooks";
+import { SIGNATURE_HEADER, Webhook, WebhookVerificationError, payloadTooLargeError } from "threetone-webhooks";
+import { DEFAULT_MAX_BODY_BYTES, declaredLength, errorBody, readWebBody } from "./http.mjs";
 
-export function threetoneWebhook({ secret, ...options }) {
-  const webhook = new Webhook(secret, options);
+/** The raw body: `{ body }`, or `{ length }` when over the limit. */
+async function rawBodyOf(c, maxBodyBytes) {
+  const declared = declaredLength(c.req.header("content-length"));
+  if (declared > maxBodyBytes) return { length: declared };
+  // Already read by another middleware: Hono has it in memory (and the core checks its size).
+  if (Object.keys(c.req.bodyCache ?? {}).length > 0) return { body: new Uint8Array(await c.req.arrayBuffer()) };
+  if (c.req.raw.body === null) return { body: new Uint8Array(0) };
+  const read = await readWebBody(c.req.raw.body, maxBodyBytes);
+  // Kept where Hono's own methods look, so that later handlers can still read the body.
+  const { body } = read;
+  if (body !== undefined && c.req.bodyCache) {
+    const whole = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength;
+    c.req.bodyCache.arrayBuffer = Promise.resolve(whole ? body.buffer : body.slice().buffer);
+  }
+  return read;
+}
+
+export function threetoneWebhook({ secret, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, ...options }) {
+  const webhook = new Webhook(secret, { ...options, maxBodyBytes });
   return async function threetoneWebhookMiddleware(c, next) {
     // Hono caches what its own methods read (json() keeps the text), but a
     // handler that consumed c.req.raw directly leaves nothing to verify.
@@ -24,11 +44,12 @@ export function threetoneWebhook({ secret, ...options }) {
         500,
       );
     }
-    const body = new Uint8Array(await c.req.arrayBuffer());
+    const { body, length } = await rawBodyOf(c, maxBodyBytes);
+    if (length !== undefined) return c.json(errorBody(payloadTooLargeError(length, maxBodyBytes)), 413);
     try {
       c.set("threetoneEvent", webhook.constructEvent(body, c.req.header(SIGNATURE_HEADER)));
     } catch (error) {
-      if (error instanceof WebhookVerificationError) return c.json({ error: error.code, message: error.message }, error.status);
+      if (error instanceof WebhookVerificationError) return c.json(errorBody(error), error.status);
       throw error;
     }
     await next();

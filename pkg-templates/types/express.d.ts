@@ -18,6 +18,8 @@ export interface ExpressWebhookOptions<Req extends ExpressLikeRequest = ExpressL
   secret: Secret;
   /** Called with the verified event; answers 200 afterwards unless it answered itself. Without it, `next()` is called. */
   onEvent?: (event: ThreeToneEvent, req: Req, res: Res) => void | Promise<void>;
+  /** Larger bodies get 413 (a declared Content-Length unread, a streamed body cut at the limit). Default 1 MiB. */
+  maxBodyBytes?: number;
 }
 
 /** Express middleware that verifies, parses and validates the webhook. */

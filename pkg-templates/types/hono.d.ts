@@ -2,11 +2,13 @@ import type { Options, Secret, ThreeToneEvent } from "threetone-webhooks";
 
 export interface HonoWebhookOptions extends Options {
   secret: Secret;
+  /** Larger bodies get 413 (a declared Content-Length unread, a streamed body cut at the limit). Default 1 MiB. */
+  maxBodyBytes?: number;
 }
 
 /** Minimal shape of Hono's Context used by the middleware. */
 export interface HonoLikeContext {
-  req: { arrayBuffer(): Promise<ArrayBuffer>; header(name: string): string | undefined };
+  req: { raw: Request; arrayBuffer(): Promise<ArrayBuffer>; header(name: string): string | undefined };
   set(key: "threetoneEvent", value: ThreeToneEvent): void;
   json(body: unknown, status?: number): Response;
 }

@@ -1,9 +1,14 @@
 // Framework adapters against real servers on 127.0.0.1: Express (including
 // apps with express.json() mounted globally), Hono (on @hono/node-server) and
-// Node's http module.
+// Node's http module (also as a child process, whose exit would show a crash).
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import http from "node:http";
+import net from "node:net";
+import { dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
 import { test } from "node:test";
 
 import { serve } from "@hono/node-server";
@@ -15,6 +20,7 @@ import { threetoneWebhook as honoWebhook } from "threetone-webhooks/hono";
 import { createNodeHandler } from "threetone-webhooks/node";
 
 const SECRET = "whsec_adapters";
+const here = dirname(fileURLToPath(import.meta.url));
 
 /** Runs `fn(baseUrl)` against `server` listening on 127.0.0.1:0. */
 async function withServer(server, fn) {
@@ -158,4 +164,187 @@ test("Node http: handler answers 200, 401, 405 and 413", async () => {
     assert.equal((await post(url, big)).status, 413);
     assert.deepEqual(received, ["call_ended"]);
   });
+});
+
+// Body limits: every adapter refuses a declared Content-Length over
+// maxBodyBytes before reading, and cuts a streamed (chunked) body at it.
+
+/**
+ * POSTs `chunks` without ending the body unless `end`; resolves to the answer
+ * `{ status, json }`, or rejects when none comes within `timeout` ms (an
+ * adapter that waits for the whole body never answers).
+ */
+function partialPost(url, { headers = {}, chunks = [], end = false, timeout = 5000 }) {
+  return new Promise((resolve, reject) => {
+    const request = http.request(url, { method: "POST", headers });
+    const timer = setTimeout(() => {
+      request.destroy();
+      reject(new Error(`no answer within ${timeout} ms`));
+    }, timeout);
+    request.on("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    request.on("response", (response) => {
+      const parts = [];
+      response.on("data", (part) => parts.push(part));
+      response.on("error", reject);
+      response.on("end", () => {
+        clearTimeout(timer);
+        request.destroy();
+        resolve({ status: response.statusCode, json: JSON.parse(Buffer.concat(parts)) });
+      });
+    });
+    for (const chunk of chunks) request.write(chunk);
+    if (end) request.end();
+    else request.flushHeaders();
+  });
+}
+
+const LIMIT = 4096;
+
+/** The limit cases against `url` of an adapter mounted with maxBodyBytes: LIMIT. */
+async function assertBodyLimits(url) {
+  const event = valid();
+  const signed = { "content-type": "application/json", "x-threetone-signature": event.headers["x-threetone-signature"] };
+  const declared = await partialPost(url, { headers: { ...signed, "content-length": "1000000" } });
+  assert.equal(declared.status, 413, "a declared Content-Length over the limit, nothing sent");
+  assert.equal(declared.json.error, "payload_too_large");
+  assert.equal(declared.json.message, `body is 1000000 bytes, more than the allowed ${LIMIT}`);
+  const chunked = await partialPost(url, { headers: signed, chunks: Array.from({ length: 16 }, () => "x".repeat(1024)) });
+  assert.equal(chunked.status, 413, "a chunked body over the limit, never ended");
+  assert.equal(chunked.json.error, "payload_too_large");
+  assert.match(chunked.json.message, new RegExp(`more than the allowed ${LIMIT}$`));
+  const under = await partialPost(url, { headers: signed, chunks: [event.body.slice(0, 100), event.body.slice(100)], end: true });
+  assert.equal(under.status, 200, "a chunked body under the limit");
+}
+
+/** A declared Content-Length of one byte over 1 MiB, against an adapter with its default limit. */
+async function assertDefaultLimit(url) {
+  const answer = await partialPost(url, { headers: { "content-type": "application/json", "content-length": String(1024 * 1024 + 1) } });
+  assert.deepEqual([answer.status, answer.json.message], [413, "body is 1048577 bytes, more than the allowed 1048576"]);
+}
+
+/** A valid event of more than LIMIT bytes. */
+const bigEvent = () => generateTestEvent("call_ended", { secret: SECRET, overrides: { data: { conversation_summary: "x".repeat(LIMIT) } } });
+
+test("Express: maxBodyBytes (default 1 MiB) for a body it reads itself, and for one a body parser read", async () => {
+  const received = [];
+  const app = express();
+  app.post("/limited", threetoneWebhook({ secret: SECRET, maxBodyBytes: LIMIT, onEvent: (event) => received.push(event.event) }));
+  app.post("/default", threetoneWebhook({ secret: SECRET, onEvent: (event) => received.push(event.event) }));
+  app.post("/raw", express.raw({ type: "*/*", limit: "10mb" }), threetoneWebhook({ secret: SECRET, maxBodyBytes: LIMIT }), (_req, res) => res.json({ handled: true }));
+  await withServer(http.createServer(app), async (url) => {
+    await assertBodyLimits(`${url}/limited`);
+    await assertDefaultLimit(`${url}/default`);
+    const parsed = await post(`${url}/raw`, bigEvent());
+    assert.deepEqual([parsed.status, parsed.json.error], [413, "payload_too_large"]);
+    assert.deepEqual(await post(`${url}/raw`, valid()), { status: 200, json: { handled: true } });
+  });
+  assert.deepEqual(received, ["call_ended"]);
+});
+
+test("Hono: maxBodyBytes (default 1 MiB) for the stream it reads, and for a body another middleware read", async () => {
+  const app = new Hono();
+  app.use("/read-first", async (c, next) => {
+    await c.req.text();
+    await next();
+  });
+  const handled = async (c) => c.json({ handled: (await c.req.json()).data.call_id === c.get("threetoneEvent").data.call_id });
+  app.post("/limited", honoWebhook({ secret: SECRET, maxBodyBytes: LIMIT }), handled);
+  app.post("/default", honoWebhook({ secret: SECRET }), handled);
+  app.post("/read-first", honoWebhook({ secret: SECRET, maxBodyBytes: LIMIT }), handled);
+  await withHono(app, async (url) => {
+    await assertBodyLimits(`${url}/limited`);
+    await assertDefaultLimit(`${url}/default`);
+    // The handler after the middleware still reads the body it read from the stream.
+    assert.deepEqual(await post(`${url}/limited`, valid()), { status: 200, json: { handled: true } });
+    const early = await post(`${url}/read-first`, bigEvent());
+    assert.deepEqual([early.status, early.json.error], [413, "payload_too_large"]);
+    assert.deepEqual(await post(`${url}/read-first`, valid()), { status: 200, json: { handled: true } });
+  });
+});
+
+test("Node http: maxBodyBytes (default 1 MiB): a declared Content-Length unread, a chunked body cut", async () => {
+  await withServer(http.createServer(createNodeHandler({ secret: SECRET, maxBodyBytes: LIMIT })), assertBodyLimits);
+  await withServer(http.createServer(createNodeHandler({ secret: SECRET })), assertDefaultLimit);
+});
+
+/** Starts node-http-server.mjs; resolves to its URL, its output so far and the child. */
+async function startChild(args = []) {
+  const child = spawn(process.execPath, ["node-http-server.mjs", ...args], {
+    cwd: here,
+    env: { ...process.env, THREETONE_TEST_SECRET: SECRET },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const output = { lines: [], stderr: "" };
+  let pending = "";
+  child.stdout.on("data", (data) => {
+    const parts = (pending + data).split("\n");
+    pending = parts.pop();
+    output.lines.push(...parts.map((line) => JSON.parse(line)));
+  });
+  child.stderr.on("data", (data) => (output.stderr += data));
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve(`exited (${code ?? signal})`)));
+  const started = (async () => {
+    while (output.lines.length === 0) await sleep(10);
+    return output.lines.shift().port;
+  })();
+  const port = await Promise.race([started, exited]);
+  assert.equal(typeof port, "number", `the server did not start: ${port}\n${output.stderr}`);
+  return { url: `http://127.0.0.1:${port}`, port, output, child, exited };
+}
+
+/** Sends half of a body, then resets (or closes) the connection. */
+async function abandonUpload(port, how) {
+  const socket = net.connect(port, "127.0.0.1");
+  const failed = new Promise((_, reject) => socket.once("error", (error) => reject(new Error(`the server is gone: ${error.message}`))));
+  await Promise.race([new Promise((resolve) => socket.once("connect", resolve)), failed]);
+  socket.write('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"event":"call_');
+  await sleep(50); // the handler is reading the body
+  if (how === "reset") socket.resetAndDestroy();
+  else socket.destroy();
+  await Promise.race([new Promise((resolve) => socket.once("close", resolve)), failed]);
+  await sleep(50); // the server has seen it
+}
+
+test("Node http: an abandoned upload, or an onEvent that throws or rejects, never ends the process", async () => {
+  const server = await startChild();
+  try {
+    await abandonUpload(server.port, "reset"); // ECONNRESET
+    await abandonUpload(server.port, "close"); // aborted
+    const failing = (id) => generateTestEvent("call_ended", { secret: SECRET, id });
+    for (const id of ["throw", "reject"]) {
+      const answer = await post(server.url, failing(id));
+      assert.deepEqual([answer.status, answer.json.error], [500, "internal_error"], `onEvent for ${id}`);
+    }
+    // Still serving, and still verifying.
+    assert.deepEqual(await post(server.url, generateTestEvent("call_ended", { secret: SECRET, id: "after" })), { status: 200, json: { received: true } });
+    assert.equal((await post(server.url, forged())).status, 401);
+    await sleep(50);
+    assert.equal(server.child.exitCode, null, `the server exited:\n${server.output.stderr}`);
+    // Failures reach onError; abandoned uploads are dropped quietly.
+    assert.deepEqual(server.output.lines, [{ onError: "onEvent failed at once" }, { onError: "onEvent failed later" }, { event: "call_after" }]);
+    assert.equal(server.output.stderr, "");
+  } finally {
+    server.child.kill();
+    await server.exited;
+  }
+});
+
+test("Node http: without onError, a failure is reported on standard error, never with the body or the secret", async () => {
+  const server = await startChild(["default-on-error"]);
+  try {
+    const event = generateTestEvent("call_ended", { secret: SECRET, id: "throw" });
+    assert.equal((await post(server.url, event)).status, 500);
+    while (!server.output.stderr.includes("onEvent failed at once")) await sleep(10);
+    assert.match(server.output.stderr, /^threetone-webhooks: the webhook handler failed: Error: onEvent failed at once/);
+    for (const secretOrBody of [SECRET, event.headers["x-threetone-signature"], event.body, "call_throw"]) {
+      assert.ok(!server.output.stderr.includes(secretOrBody), `standard error shows ${secretOrBody}`);
+    }
+    assert.equal(server.child.exitCode, null);
+  } finally {
+    server.child.kill();
+    await server.exited;
+  }
 });

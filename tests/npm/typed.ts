@@ -47,8 +47,8 @@ try {
     void code, status;
   }
 }
-threetoneWebhook({ secret: "k", onEvent: (received) => void received.event });
-createNodeHandler({ secret: ["k", "old"], maxBodyBytes: 1024 });
+threetoneWebhook({ secret: "k", onEvent: (received) => void received.event, maxBodyBytes: 1024 });
+createNodeHandler({ secret: ["k", "old"], maxBodyBytes: 1024, onError: (error, req) => void [error, req.url] });
 void ok, kind;
 
 const alreadyParsed: ThreeToneEvent = event;
