@@ -15,19 +15,30 @@ Commands:
   verify   Check a signature against a body
   send     POST a signed sample event to a URL and print the response
 
-Run 'threetone-webhooks <command> --help' for a command's options.`,
+Run 'threetone-webhooks <command> --help' for a command's options.
+
+The secret may come from the environment variable THREETONE_WEBHOOK_SECRET
+instead of --secret (which wins when both are given), so that it need not
+appear on the command line.`,
   sign: `Usage: threetone-webhooks sign --secret SECRET [FILE]
 
-Prints sha256=<hex> for the body in FILE (or standard input), signed with SECRET.`,
+Prints sha256=<hex> for the body in FILE (or standard input), signed with SECRET.
+Without --secret, the secret is THREETONE_WEBHOOK_SECRET's value.`,
   verify: `Usage: threetone-webhooks verify --secret SECRET --signature HEADER [FILE]
 
 Checks HEADER (sha256=<hex>) against the body in FILE (or standard input).
 Exits 0 and prints "valid" if it matches, else prints the error code and exits 1.
---secret may be repeated: valid if any matches (rotation).`,
+--secret may be repeated: valid if any matches (rotation). Without --secret,
+the secret is THREETONE_WEBHOOK_SECRET's value.`,
   send: `Usage: threetone-webhooks send --url URL --secret SECRET --event TYPE [--data JSON]
 
 POSTs a realistic sample TYPE event, signed with SECRET, to URL and prints the
 response status and body. --data merges JSON into the event's data.
+Without --secret, the secret is THREETONE_WEBHOOK_SECRET's value.
+Redirects are not followed (the signed body goes nowhere but URL): a redirect
+is printed with its Location and exits 1. Plain http:// to a host other than
+this machine gets a warning: the body and its signature cross the network
+unencrypted.
 Event types: ${EVENT_TYPES.join(", ")}`,
 };
 
@@ -48,6 +59,60 @@ function fail(message, command) {
 
 function readBody(file) {
   return readFileSync(file ?? 0); // 0: standard input
+}
+
+/** Environment variable the secret may come from instead of --secret. */
+const SECRET_VARIABLE = "THREETONE_WEBHOOK_SECRET";
+
+/** --secret's values, else the environment's secret (unset or empty: none). */
+function secretsOf(values, command) {
+  if (values.secret !== undefined) return values.secret;
+  const secret = process.env[SECRET_VARIABLE];
+  if (secret === undefined || secret === "") fail(`--secret is required (or set ${SECRET_VARIABLE})`, command);
+  return [secret];
+}
+
+/** Whether `url` names this machine (localhost, 127.0.0.0/8, ::1). */
+function isLoopback(url) {
+  const host = url.hostname.toLowerCase();
+  return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+async function send(values, command) {
+  const secrets = secretsOf(values, command);
+  const target = required(values, "url", command);
+  const type = required(values, "event", command);
+  if (!EVENT_TYPES.includes(type)) fail(`unknown event type ${JSON.stringify(type)}`, command);
+  let url;
+  try {
+    url = new URL(target);
+  } catch {
+    fail(`--url ${JSON.stringify(target)} is not a URL`, command);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") fail(`--url must be http:// or https://, got ${url.protocol}`, command);
+  if (url.protocol === "http:" && !isLoopback(url)) {
+    const warning = `${url.host} is reached over plain http://: the signed body crosses the network unencrypted`;
+    console.error(`threetone-webhooks: warning: ${warning}`);
+  }
+  const overrides = values.data === undefined ? undefined : { data: JSON.parse(values.data) };
+  const { body, headers } = generateTestEvent(type, { secret: secrets[0], overrides });
+  let response;
+  try {
+    // Never to another place than --url: a redirect would take the signed body with it.
+    response = await fetch(url, { method: "POST", headers, body, redirect: "manual" });
+  } catch (error) {
+    console.error(`threetone-webhooks: cannot send to ${url.href}: ${error.cause?.message ?? error.message}`);
+    return 1;
+  }
+  console.log(`${response.status} ${response.statusText}`);
+  const location = response.headers.get("location");
+  if (response.status >= 300 && response.status < 400) {
+    console.log(`Location: ${location ?? "(none)"}`);
+    console.error(`threetone-webhooks: redirect not followed: the event was not delivered (send it to the final URL)`);
+    return 1;
+  }
+  console.log(await response.text());
+  return response.ok ? 0 : 1;
 }
 
 function required(values, name, command) {
@@ -73,14 +138,17 @@ async function main(argv) {
     console.log(HELP[command]);
     return 0;
   }
-  const secrets = required(values, "secret", command);
   switch (command) {
-    case "sign":
-      console.log(sign(readBody(positionals[0]), secrets[0]));
+    case "sign": {
+      const [secret] = secretsOf(values, command);
+      console.log(sign(readBody(positionals[0]), secret));
       return 0;
-    case "verify":
+    }
+    case "verify": {
+      const secrets = secretsOf(values, command);
+      const signature = required(values, "signature", command);
       try {
-        verifyOrThrow(readBody(positionals[0]), required(values, "signature", command), secrets);
+        verifyOrThrow(readBody(positionals[0]), signature, secrets);
         console.log("valid");
         return 0;
       } catch (error) {
@@ -88,17 +156,9 @@ async function main(argv) {
         console.log(`invalid: ${error.code} (${error.message})`);
         return 1;
       }
-    case "send": {
-      const url = required(values, "url", command);
-      const type = required(values, "event", command);
-      if (!EVENT_TYPES.includes(type)) fail(`unknown event type ${JSON.stringify(type)}`, command);
-      const overrides = values.data === undefined ? undefined : { data: JSON.parse(values.data) };
-      const { body, headers } = generateTestEvent(type, { secret: secrets[0], overrides });
-      const response = await fetch(url, { method: "POST", headers, body });
-      console.log(`${response.status} ${response.statusText}`);
-      console.log(await response.text());
-      return response.ok ? 0 : 1;
     }
+    case "send":
+      return send(values, command);
   }
   return 2;
 }
