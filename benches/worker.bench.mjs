@@ -3,7 +3,9 @@
 // Bounded load on 127.0.0.1 only. Also prints the upload size reported by
 // `wrangler deploy --dry-run`. Run with `cargo xtask bench` (it builds first).
 //
-// Options: --requests N (sequential, per worker; default 2000), --concurrency C (default 16).
+// Options: --requests N (sequential, per worker; default 2000), --concurrency C (default 16),
+// --previous DIR (another build of the Worker: a worker/ directory with entry.mjs, build/ and
+// wrangler.toml, run as one more worker, to compare builds in the same run).
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
@@ -15,7 +17,11 @@ import { EDGE_SCRIPT, ROOT, baseVars, event, sign, startOrigin } from "../tests/
 import { createRequire } from "node:module";
 
 const { values: args } = parseArgs({
-  options: { requests: { type: "string", default: "2000" }, concurrency: { type: "string", default: "16" } },
+  options: {
+    requests: { type: "string", default: "2000" },
+    concurrency: { type: "string", default: "16" },
+    previous: { type: "string" },
+  },
 });
 const REQUESTS = Number(args.requests);
 const CONCURRENCY = Number(args.concurrency);
@@ -60,6 +66,32 @@ export default {
 };`;
 
 const origin = await startOrigin();
+
+/** A previous build, as Miniflare loads it, with the Durable Objects its wrangler.toml binds. */
+function previousBuild(dir) {
+  const toml = readFileSync(join(dir, "wrangler.toml"), "utf8");
+  const bindings = [...toml.matchAll(/\[\[durable_objects\.bindings\]\]\s*name = "(\w+)"\s*class_name = "(\w+)"/g)];
+  return {
+    name: "edge, previous build",
+    ...EDGE_SCRIPT,
+    scriptPath: join(dir, "entry.mjs"),
+    modulesRoot: dir,
+    durableObjects: Object.fromEntries(bindings.map(([, binding, className]) => [binding, { className, useSQLite: true }])),
+    bindings: baseVars(origin),
+  };
+}
+
+const withoutOrigin = ({ ORIGIN_URL, ...vars }) => vars;
+
+// The same event to two destinations (the one origin, under two URLs).
+const TWO_DESTINATIONS = [
+  {
+    path: "/webhooks/threetone",
+    secrets: ["WEBHOOK_SECRET"],
+    destinations: [{ name: "first", url: origin.url }, { name: "second", url: `${origin.url}?second` }],
+  },
+];
+
 const mf = new Miniflare({
   workers: [
     {
@@ -67,6 +99,12 @@ const mf = new Miniflare({
       ...EDGE_SCRIPT,
       bindings: baseVars(origin),
     },
+    {
+      name: "edge, 2 destinations",
+      ...EDGE_SCRIPT,
+      bindings: { ...withoutOrigin(baseVars(origin)), ROUTES: TWO_DESTINATIONS },
+    },
+    ...(args.previous ? [previousBuild(args.previous)] : []),
     { name: "pass-through", modules: true, script: PASS_THROUGH, compatibilityDate: "2026-04-26", bindings: { ORIGIN_URL: origin.url } },
     {
       name: "pass-through + 1 DO RPC call",
@@ -146,7 +184,7 @@ async function run(worker, requests) {
 }
 
 const results = {};
-const WORKERS = ["pass-through", "pass-through + 1 DO RPC call", "edge"];
+const WORKERS = ["pass-through", "pass-through + 1 DO RPC call", "edge", "edge, 2 destinations", ...(args.previous ? ["edge, previous build"] : [])];
 for (const worker of [...WORKERS, ...WORKERS]) {
   // Two alternating rounds; keep each worker's better one (the machine is shared and noisy).
   const result = await run(worker, REQUESTS);
@@ -168,6 +206,12 @@ console.log(`added by the edge: p50 +${fmt(edge.p50 - base.p50)} ms, p99 +${fmt(
   `CPU +${fmt(edge.cpuMs - base.cpuMs)} ms/request, throughput ${fmt(edge.perSecond / base.perSecond, 2)}x`);
 const floor = results["pass-through + 1 DO RPC call"];
 console.log(`one Durable Object round trip alone adds p50 +${fmt(floor.p50 - base.p50)} ms, CPU +${fmt(floor.cpuMs - base.cpuMs)} ms/request`);
+const two = results["edge, 2 destinations"];
+console.log(`a second destination adds p50 +${fmt(two.p50 - edge.p50)} ms, CPU +${fmt(two.cpuMs - edge.cpuMs)} ms/request`);
+const previous = results["edge, previous build"];
+if (previous) {
+  console.log(`this build against the previous one: p50 ${fmt(edge.p50 / previous.p50, 3)}x, CPU ${fmt(edge.cpuMs / previous.cpuMs, 3)}x`);
+}
 console.log("(the edge's extra work per forward: verify and validate, one Durable Object call (the claim) before forwarding, and one after the answer (settlement and delivery log, not awaited))");
 
 const outdir = mkdtempSync(join(tmpdir(), "threetone-edge-dry-run-"));
@@ -178,4 +222,4 @@ const output = execFileSync(process.execPath, [`${ROOT}worker/node_modules/wrang
 });
 rmSync(outdir, { recursive: true, force: true });
 const upload = output.match(/Total Upload: ([^\n]+)/);
-console.log(`\nUpload (wrangler deploy --dry-run): ${upload ? upload[1] : "not reported"} (budget: 150 KiB gzip)`);
+console.log(`\nUpload (wrangler deploy --dry-run): ${upload ? upload[1] : "not reported"} (budget: 250 KiB gzip with the gateway and operations)`);

@@ -261,11 +261,9 @@ pub fn settle(
     }
 }
 
-/// The entry an ended delivery leaves: delivered, or released for a retry.
-pub fn ended(entry: Option<&Entry>, ending: Ending, now_ms: u64) -> Entry {
-    let state =
-        if ending == Ending::Delivered { EntryState::Delivered } else { EntryState::Failed };
-    Entry { state, since_ms: now_ms, attempts: entry.map_or(1, |entry| entry.attempts) }
+/// The state an ended delivery leaves: delivered, or released for a retry.
+pub fn ended(ending: Ending) -> EntryState {
+    if ending == Ending::Delivered { EntryState::Delivered } else { EntryState::Failed }
 }
 
 #[cfg(test)]
@@ -297,7 +295,8 @@ mod tests {
         let first = claim(&claiming(None, Control::default(), 1_000));
         assert_eq!(first.claim, Claim::Acquired { attempt: 1 });
         assert_eq!(first.entry, Some(entry(EntryState::InFlight, 1_000, 1)));
-        let delivered = ended(first.entry.as_ref(), Ending::Delivered, 2_000);
+        let delivered =
+            Entry { state: ended(Ending::Delivered), since_ms: 2_000, ..first.entry.unwrap() };
         let again = claim(&claiming(Some(&delivered), Control::default(), 3_000));
         assert_eq!(again.claim, Claim::Duplicate { attempt: 2 });
         assert_eq!(again.entry.map(|entry| entry.state), Some(EntryState::Delivered));
@@ -312,7 +311,7 @@ mod tests {
         );
         let lapsed = claim(&claiming(Some(&in_flight), Control::default(), 1_000 + LEASE));
         assert_eq!(lapsed.claim, Claim::Acquired { attempt: 2 });
-        let failed = ended(Some(&in_flight), Ending::Failed, 2_000);
+        let failed = Entry { state: ended(Ending::Failed), since_ms: 2_000, ..in_flight.clone() };
         assert_eq!(
             claim(&claiming(Some(&failed), Control::default(), 2_001)).claim,
             Claim::Acquired { attempt: 2 }

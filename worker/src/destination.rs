@@ -18,7 +18,7 @@ use worker::{
 };
 
 use crate::admission::{
-    self, Breaker, Claim, Claiming, Control, Ending, Entry, RateWindow, Transition,
+    self, Breaker, Claim, Claiming, Control, Ending, Entry, EntryState, RateWindow, Transition,
 };
 use crate::config::{BreakerPolicy, Limits};
 use crate::delivery_log::{self, Kept};
@@ -249,13 +249,7 @@ impl DestinationStore {
                 DestinationAnswer::Claimed(claimed.claim)
             }
             DestinationRequest::Settle { key, ending, ttl_ms, breaker, entry: log } => {
-                let current = entry(&sql, &key, now)?;
-                upsert(
-                    &sql,
-                    &key,
-                    &admission::ended(current.as_ref(), ending, now),
-                    now.saturating_add(ttl_ms),
-                )?;
+                settle_in(&sql, &key, admission::ended(ending), now, ttl_ms)?;
                 let mut transition = None;
                 if let Some(policy) = breaker {
                     let control = self.control(&sql)?;
@@ -372,15 +366,37 @@ fn in_flight(sql: &SqlStorage, now: u64, lease_ms: u64) -> Result<u32> {
     Ok(count)
 }
 
+/// One statement: the entry takes the ended `state`; the attempts counted
+/// by the claims stay, unless the entry expired meanwhile (then it counts as
+/// absent, as in [`entry`]).
+fn settle_in(sql: &SqlStorage, key: &str, state: EntryState, now: u64, ttl_ms: u64) -> Result<()> {
+    sql.exec(
+        "INSERT INTO deliveries (key, state, since_ms, attempts, expires_ms) VALUES (?1, ?2, ?3, 1, ?4) \
+         ON CONFLICT (key) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms, \
+         attempts = CASE WHEN deliveries.expires_ms > ?3 THEN deliveries.attempts ELSE 1 END, \
+         expires_ms = excluded.expires_ms",
+        vec![key.into(), state_name(state).into(), integer(now), integer(now.saturating_add(ttl_ms))],
+    )?;
+    Ok(())
+}
+
+/// An entry state as stored.
+fn state_name(state: EntryState) -> &'static str {
+    match state {
+        EntryState::InFlight => "in_flight",
+        EntryState::Failed => "failed",
+        EntryState::Delivered => "delivered",
+    }
+}
+
 fn upsert(sql: &SqlStorage, key: &str, entry: &Entry, expires_ms: u64) -> Result<()> {
-    let state = serde_json::to_value(entry.state)?;
     sql.exec(
         "INSERT INTO deliveries (key, state, since_ms, attempts, expires_ms) VALUES (?, ?, ?, ?, ?) \
          ON CONFLICT (key) DO UPDATE SET state = excluded.state, since_ms = excluded.since_ms, \
          attempts = excluded.attempts, expires_ms = excluded.expires_ms",
         vec![
             key.into(),
-            state.as_str().unwrap_or_default().into(),
+            state_name(entry.state).into(),
             integer(entry.since_ms),
             integer(u64::from(entry.attempts)),
             integer(expires_ms),
