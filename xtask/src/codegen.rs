@@ -1,7 +1,7 @@
 //! Files generated from the Rust types, committed so users can read them and
 //! checked so they never go stale: the JSON Schema of every event (`schema/`)
 //! and the npm package's TypeScript event types, made from that schema by
-//! json-schema-to-typescript.
+//! json-schema-to-typescript, and the Python package's (`python.rs`).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -12,7 +12,7 @@ use threetone_webhooks::EventType;
 use threetone_webhooks::schema::{event_schema, union_schema};
 
 use crate::command::workspace_root;
-use crate::{npm, tools};
+use crate::{npm, python, tools};
 
 const SCHEMA_DIR: &str = "schema";
 const EVENT_TYPES: &str = "pkg-templates/types/events.d.ts";
@@ -29,6 +29,7 @@ fn generated() -> Result<BTreeMap<String, String>, String> {
     }
     let union = pretty(&union_schema());
     files.insert(EVENT_TYPES.into(), typescript(&union)?);
+    files.extend(python::generated(&union_schema())?);
     files.insert(format!("{SCHEMA_DIR}/{UNION_SCHEMA}"), union);
     Ok(files)
 }
@@ -84,6 +85,9 @@ pub fn check() -> Result<(), String> {
     let mut committed = committed_schemas()?;
     committed
         .insert(EVENT_TYPES.into(), fs::read_to_string(root.join(EVENT_TYPES)).unwrap_or_default());
+    for path in expected.keys().filter(|path| path.starts_with(python::DIR)) {
+        committed.insert(path.clone(), fs::read_to_string(root.join(path)).unwrap_or_default());
+    }
     let stale: Vec<&String> = expected
         .keys()
         .chain(committed.keys())

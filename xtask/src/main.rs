@@ -15,6 +15,8 @@
 //! - `component`: builds the Wasm component into `target/component/` and checks it against its WIT.
 //! - `npm [test]`: builds the npm package into `target/npm/` and packs it; with
 //!   `test`, installs the tarball into a user's project and runs its tests.
+//! - `python [test]`: builds the Python package's wheel into `target/python/`;
+//!   with `test`, installs it into a fresh virtualenv and runs its tests.
 //! - `worker`: builds the Cloudflare Worker into `worker/build/`.
 //! - `fuzz --time <seconds>`: runs each cargo-fuzz target (nightly) that long.
 //! - `ct`: the statistical constant-time check of `verify` (dudect), on demand.
@@ -28,6 +30,7 @@ mod component;
 mod ct;
 mod fuzz;
 mod npm;
+mod python;
 mod tools;
 mod worker;
 
@@ -55,11 +58,13 @@ fn main() -> ExitCode {
         ["ct"] => ct::run(),
         ["npm"] => npm::build().map(drop),
         ["npm", "test"] => npm::test(),
+        ["python"] => python::build().map(drop),
+        ["python", "test"] => python::test(),
         ["worker"] => worker::build(),
         ["dev"] => worker::dev(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | audit | codegen [--check] | bench [criterion args] | component | npm [test] | worker | dev | fuzz --time <seconds> | ct>"
+                "usage: cargo xtask <test | audit | codegen [--check] | bench [criterion args] | component | npm [test] | python [test] | worker | dev | fuzz --time <seconds> | ct>"
             );
             return ExitCode::from(2);
         }
@@ -92,6 +97,7 @@ fn test() -> Result<(), String> {
     npm::test()?;
     component::build()?;
     component::test()?;
+    python::test()?;
     println!("xtask: all checks passed");
     Ok(())
 }
@@ -117,6 +123,7 @@ fn bench(criterion_args: &[&str]) -> Result<(), String> {
     npm::bench()?;
     component::build()?;
     component::bench()?;
+    python::bench()?;
     worker::build()?;
     worker::bench()
 }
