@@ -3,17 +3,19 @@
 Every rule lives in the core; this module only moves bytes and integers across the
 boundary (``python/abi/src/lib.rs`` describes the ABI). It is built for speed:
 
-- The module is compiled once per process; each thread gets its own instance (a
-  wasmtime ``Store`` is not thread-safe, and wasmtime runs wasm with the GIL released,
-  so threads verify in parallel). An instance costs about 1 MiB of memory.
+- The module is compiled once per process; each thread gets its own instance (170 us
+  to make, 1.1 MiB of wasm memory): a wasmtime ``Store`` is not thread-safe, and wasm
+  runs with the GIL released, so threads verify in parallel. Measured at 16 KiB, two
+  threads with an instance each made 1.5x-2.1x the calls/s of one thread; the same two
+  behind one lock, 0.8x-0.9x (BENCHMARKS.md).
 - A call's header and body are copied into one reused buffer owned by Rust with two
   slice assignments into a ``memoryview`` of wasm memory (no Python loop, no ctypes
   call): wasm memory is configured never to move (``memory_may_move = False``).
-- Exports are called with wasmtime's ``wasmtime_func_call_unchecked`` through a ctypes
-  prototype of plain integers, with the arguments packed by one ``struct`` call: about
-  0.7 us a call, against about 20 us through ``wasmtime.Func.__call__``, which looks up
-  the function's type and converts every value on each call. When this wasmtime has no
-  such binding, the public ``Func`` API is used (same results, slower).
+- Exports are called through wasmtime's ``wasmtime_func_call_unchecked`` with ready
+  ctypes values, the arguments packed by one ``struct`` call: 0.9 us a call (0.7 us on
+  the hot paths, written out below), against 28 us through ``wasmtime.Func.__call__``,
+  which looks the function's type up and converts every value at each call. Where this
+  wasmtime lacks that binding, the public ``Func`` API is used (same answers, slower).
 
 A trap (which a correct core never raises: out of memory is the one way) becomes a
 :class:`CoreError`, and the thread's instance is dropped: the next call gets a new one.
