@@ -149,7 +149,7 @@ def threads(seconds: float) -> None:
         results = [0.0] * count
 
         def run(index: int) -> None:
-            results[index] = rate(call, seconds / 4)
+            results[index] = rate(call, seconds / 6)
 
         workers = [threading.Thread(target=run, args=(index,)) for index in range(count)]
         for worker in workers:
@@ -158,9 +158,14 @@ def threads(seconds: float) -> None:
             worker.join()
         return sum(results)
 
-    own = lambda: webhook.verify(body, header)  # noqa: E731
-    one, two = total(own, 1), total(own, 2)
-    two_locked = total(locked, 2)
+    def own() -> bool:
+        return webhook.verify(body, header)
+
+    one = two = two_locked = 0.0
+    for _ in range(3):  # alternating, the best of each
+        one = max(one, total(own, 1))
+        two = max(two, total(own, 2))
+        two_locked = max(two_locked, total(locked, 2))
     print("\n| verify 16 KiB, threads | calls/s (all threads) |")
     print("| --- | --- |")
     print(f"| 1 thread | {one:,.0f} |")
