@@ -19,6 +19,7 @@ export const DURABLE_OBJECTS = Object.fromEntries(
   [
     ["DESTINATIONS", "DestinationStore"],
     ["ROUTE_LOGS", "RouteLog"],
+    ["METRICS", "RequestCounts"],
     ["FAILURES", "FailureCounter"],
     ["DEAD_LETTERS", "DeadLetterStore"],
   ].map(([binding, className]) => [binding, { className, useSQLite: true }]),

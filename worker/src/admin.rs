@@ -10,12 +10,15 @@ use worker::{Date, Env, Request, Result};
 
 use crate::config::{Config, Problem};
 use crate::dead_letters::Summary;
-use crate::destination::Status;
+use crate::metrics::{self, DestinationMetrics, Snapshot};
 use crate::outcome::{Answer, Outcome, Reply};
 use crate::pipeline::Inbound;
 use crate::rate_limit::Limit;
 use crate::runtime::random_id;
-use crate::{auth, dead_letters, delivery_log, destination, keys, queue, rate_limit, route_log};
+use crate::{
+    auth, dead_letters, delivery_log, destination, keys, queue, rate_limit, request_counts,
+    route_log,
+};
 
 /// Version reported by `/health`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -92,35 +95,74 @@ pub fn health(config: &Config) -> Reply {
     Reply::json(if usable == 0 { 503 } else { 200 }, &body)
 }
 
-/// A destination's live state, as the admin endpoints show it.
+/// A destination's live state and figures, as the admin endpoints show it.
 #[derive(Serialize)]
 struct DestinationState<'a> {
-    name: &'a str,
     route: &'a str,
     #[serde(flatten)]
-    status: Option<Status>,
+    metrics: DestinationMetrics,
+    success_rate: Option<f64>,
+    p50_ms: Option<u64>,
+    p95_ms: Option<u64>,
     /// Its object did not answer.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     unavailable: bool,
 }
 
 /// Every destination's live state (one call to each one's object, at once).
-async fn destination_states<'a>(config: &'a Config, env: &Env) -> Vec<DestinationState<'a>> {
+async fn destination_states<'a>(
+    config: &'a Config,
+    env: &Env,
+) -> Result<Vec<DestinationState<'a>>> {
     let destinations: Vec<_> = config
         .routes
         .iter()
         .flat_map(|route| route.destinations.iter().map(move |destination| (route, destination)))
         .collect();
-    join_all(destinations.into_iter().map(|(route, destination)| async move {
-        let status = destination::status(env, &destination.name).await.ok();
-        DestinationState {
-            name: &destination.name,
-            route: &route.path,
-            unavailable: status.is_none(),
-            status,
+    let dead_letters = dead_letters::counts(env).await?;
+    Ok(join_all(destinations.into_iter().map(|(route, destination)| {
+        let dead_letters =
+            dead_letters.iter().find(|(name, _)| *name == destination.name).map_or(0, |(_, n)| *n);
+        async move {
+            let fetched = destination::metrics(env, &destination.name).await;
+            let unavailable = fetched.is_err();
+            let metrics = DestinationMetrics {
+                name: destination.name.clone(),
+                dead_letters,
+                ..fetched.unwrap_or_default()
+            };
+            DestinationState {
+                route: &route.path,
+                success_rate: metrics.success_rate(),
+                p50_ms: metrics.latency.quantile_ms(0.5),
+                p95_ms: metrics.latency.quantile_ms(0.95),
+                metrics,
+                unavailable,
+            }
         }
     }))
-    .await
+    .await)
+}
+
+/// `GET /metrics`: the Prometheus text exposition.
+pub async fn metrics(request: &Request, config: &Config, env: &Env) -> Result<Reply> {
+    if let Some(refusal) = refuse(request, config, env).await? {
+        return Ok(refusal);
+    }
+    let snapshot = Snapshot {
+        version: VERSION.into(),
+        requests: request_counts::totals(env).await?,
+        destinations: destination_states(config, env)
+            .await?
+            .into_iter()
+            .map(|state| state.metrics)
+            .collect(),
+    };
+    Ok(Reply {
+        status: 200,
+        headers: vec![("Content-Type", "text/plain; version=0.0.4; charset=utf-8".into())],
+        body: metrics::render(&snapshot).into_bytes(),
+    })
 }
 
 /// The body of `/logs`.
@@ -154,7 +196,7 @@ pub async fn logs(request: &Request, config: &Config, env: &Env) -> Result<Reply
             webhook_id: "threetone-edge",
             recent_deliveries: delivery_log::newest(kept),
             dead_letters: dead_letters::list(env).await?,
-            destinations: destination_states(config, env).await,
+            destinations: destination_states(config, env).await?,
         },
     ))
 }
@@ -168,7 +210,7 @@ pub async fn destinations(request: &Request, config: &Config, env: &Env) -> Resu
     struct Destinations<'a> {
         destinations: Vec<DestinationState<'a>>,
     }
-    Ok(Reply::json(200, &Destinations { destinations: destination_states(config, env).await }))
+    Ok(Reply::json(200, &Destinations { destinations: destination_states(config, env).await? }))
 }
 
 /// `POST /destinations/<name>/pause` or `/resume`: while paused, nothing is

@@ -35,10 +35,19 @@ pub struct Summary {
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum DeadLetterRequest {
-    Add { queued: Box<Queued>, error: String },
+    Add {
+        queued: Box<Queued>,
+        error: String,
+    },
     List,
-    Get { id: String },
-    Delete { id: String },
+    Get {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
+    /// How many letters each destination has.
+    Counts,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -47,6 +56,7 @@ enum DeadLetterAnswer {
     Done,
     List(Vec<Summary>),
     Letter(Option<Box<Queued>>),
+    Counts(Vec<(String, u64)>),
 }
 
 async fn call(env: &Env, request: &DeadLetterRequest) -> Result<DeadLetterAnswer> {
@@ -74,6 +84,14 @@ pub async fn list(env: &Env) -> Result<Vec<Summary>> {
 pub async fn get(env: &Env, id: &str) -> Result<Option<Queued>> {
     match call(env, &DeadLetterRequest::Get { id: id.into() }).await? {
         DeadLetterAnswer::Letter(letter) => Ok(letter.map(|letter| *letter)),
+        _ => Err(rpc::unexpected(BINDING)),
+    }
+}
+
+/// How many dead letters each destination has.
+pub async fn counts(env: &Env) -> Result<Vec<(String, u64)>> {
+    match call(env, &DeadLetterRequest::Counts).await? {
+        DeadLetterAnswer::Counts(counts) => Ok(counts),
         _ => Err(rpc::unexpected(BINDING)),
     }
 }
@@ -186,6 +204,22 @@ impl DeadLetterStore {
                     .pop();
                 let queued = row.map(|row| serde_json::from_str(&row.queued)).transpose()?;
                 Ok(DeadLetterAnswer::Letter(queued))
+            }
+            DeadLetterRequest::Counts => {
+                #[derive(Deserialize)]
+                struct Row {
+                    destination: String,
+                    count: u64,
+                }
+                let rows: Vec<Row> = sql
+                    .exec(
+                        "SELECT destination, COUNT(*) AS count FROM letters GROUP BY destination",
+                        None,
+                    )?
+                    .to_array()?;
+                Ok(DeadLetterAnswer::Counts(
+                    rows.into_iter().map(|row| (row.destination, row.count)).collect(),
+                ))
             }
             DeadLetterRequest::Delete { id } => {
                 sql.exec("DELETE FROM letters WHERE id = ?", vec![id.into()])?;

@@ -7,7 +7,7 @@ use worker::{Date, Env, Result};
 use crate::admission::{Claim, Ending, Transition};
 use crate::config::{Config, Destination};
 use crate::delivery_log::{LogEntry, Logged};
-use crate::destination::{self, DestinationRequest, Gate};
+use crate::destination::{self, Gate, Pending, Recording, Settlement};
 use crate::event::Authentic;
 use crate::forward::{self, OriginAnswer};
 use crate::headers::ForwardHeaders;
@@ -24,6 +24,8 @@ pub struct Attempt {
     pub ending: Option<Ending>,
     /// A queue-mode acceptance (its own key; no breaker), not a delivery.
     pub acceptance: bool,
+    /// How long the destination took to answer, when it was called.
+    pub latency_ms: Option<u64>,
 }
 
 impl Attempt {
@@ -38,6 +40,7 @@ impl Attempt {
             retry_count,
             ending: None,
             acceptance: false,
+            latency_ms: None,
         }
     }
 }
@@ -86,8 +89,10 @@ pub async fn deliver(
         invalid: event.invalid.as_deref(),
         test: event.test,
     };
+    let started = Date::now().as_millis();
     let answer =
         forward::send(&destination.url, &event.body, &headers.list(), destination.timeout_ms).await;
+    let latency_ms = Some(Date::now().as_millis().saturating_sub(started));
     let (outcome, ending) = match answer {
         OriginAnswer::Status { status, .. } if (200..300).contains(&status) => {
             (DeliveryOutcome::Delivered { status }, Ending::Delivered)
@@ -105,6 +110,7 @@ pub async fn deliver(
         retry_count: Some(attempt - 1),
         ending: Some(ending),
         acceptance: false,
+        latency_ms,
     }
 }
 
@@ -114,6 +120,8 @@ pub struct Recorded<'a> {
     /// The delivery-log status, when it is not the attempt's own (queue mode: `retrying`).
     pub status: Option<&'static str>,
     pub started_ms: u64,
+    /// Queue mode: the delivery is done (delivered, or dead-lettered).
+    pub done: bool,
 }
 
 /// Settles `attempt` at its destination (when it acquired the delivery) and
@@ -137,18 +145,23 @@ pub async fn record(
     entry.error = (!outcome.is_taken()).then(|| outcome.name().into());
     entry.origin_status = outcome.origin_status();
     entry.destination = Some(attempt.destination.clone());
-    let request = match attempt.ending {
-        Some(ending) => {
-            let key = if attempt.acceptance { event.key().accepted() } else { event.key() };
-            DestinationRequest::Settle {
-                key: key.as_str().into(),
-                ending,
-                ttl_ms: config.idempotency_ttl_seconds * 1000,
-                breaker: (!attempt.acceptance).then_some(config.breaker),
-                entry: Some(serde_json::to_string(&entry)?),
-            }
-        }
-        None => DestinationRequest::Log { entry: serde_json::to_string(&entry)? },
+    let key = event.key();
+    let settlement = attempt.ending.map(|ending| Settlement {
+        key: if attempt.acceptance { key.accepted() } else { key.clone() }.as_str().into(),
+        ending,
+        ttl_ms: config.idempotency_ttl_seconds * 1000,
+        breaker: (!attempt.acceptance).then_some(config.breaker),
+    });
+    let pending = match (attempt.acceptance, &attempt.outcome, recorded.done) {
+        (true, DeliveryOutcome::Queued, _) => Pending::Added { key_digest: key.short() },
+        (false, _, true) => Pending::Removed { key_digest: key.short() },
+        _ => Pending::Unchanged,
     };
-    destination::settle(env, &attempt.destination, request).await
+    let recording = Recording {
+        entry: serde_json::to_string(&entry)?,
+        status: entry.status.clone(),
+        latency_ms: attempt.latency_ms,
+        pending,
+    };
+    destination::record(env, &attempt.destination, settlement, recording).await
 }

@@ -22,6 +22,7 @@ use crate::admission::{
 };
 use crate::config::{BreakerPolicy, Limits};
 use crate::delivery_log::{self, Kept};
+use crate::metrics::{DestinationMetrics, Histogram, LATENCY_BUCKETS_MS};
 use crate::rpc;
 use crate::sql::{alarm_at, integer};
 
@@ -36,25 +37,55 @@ pub enum DestinationRequest {
     /// Claims `key` for delivery; with `gate`, only if the destination may
     /// take a delivery now (queue-mode acceptances are not gated).
     Claim { key: String, lease_ms: u64, ttl_ms: u64, gate: Option<Gate> },
-    /// How the delivery of `key` ended; with `breaker`, it counts toward
-    /// it. `entry`: its log entry, a [`LogEntry`](crate::delivery_log::LogEntry)
-    /// as JSON, kept as it is.
-    Settle {
-        key: String,
-        ending: Ending,
-        ttl_ms: u64,
-        breaker: Option<BreakerPolicy>,
-        entry: Option<String>,
-    },
-    /// A log entry alone (a duplicate, a delivery held or in flight).
-    Log { entry: String },
+    /// Records an attempt: its settlement if it acquired the delivery, its
+    /// log entry and counts.
+    Record { settlement: Option<Settlement>, recording: Recording },
     /// Pauses or resumes the destination.
     SetPaused { paused: bool },
-    /// The destination's state, for `/health`.
-    Status,
     /// Its delivery log.
     Logs,
+    /// Its figures, for `/metrics`.
+    Metrics,
 }
+
+/// How the delivery of `key` ended; with `breaker`, it counts toward it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Settlement {
+    pub key: String,
+    pub ending: Ending,
+    pub ttl_ms: u64,
+    pub breaker: Option<BreakerPolicy>,
+}
+
+/// What every attempt leaves: its log entry, and what it adds to the counts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Recording {
+    /// A [`LogEntry`](crate::delivery_log::LogEntry) as JSON, kept as it is.
+    pub entry: String,
+    /// The delivery-log status, counted in `threetone_edge_deliveries_total`.
+    pub status: String,
+    /// How long the destination took to answer, when it was called.
+    pub latency_ms: Option<u64>,
+    pub pending: Pending,
+}
+
+/// How an attempt changes queue mode's deliveries not yet done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Pending {
+    Unchanged,
+    /// Accepted into the queue: pending since now.
+    Added {
+        key_digest: Digest,
+    },
+    /// Delivered or dead-lettered from the queue: done.
+    Removed {
+        key_digest: Digest,
+    },
+}
+
+/// An event key's first 16 bytes, as the pending table keeps them.
+pub type Digest = u64;
 
 /// What gates a delivery: the destination's caps and breaker.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -68,21 +99,11 @@ pub struct Gate {
 #[serde(rename_all = "snake_case")]
 pub enum DestinationAnswer {
     Claimed(Claim),
-    Settled(Option<Transition>),
-    Logged,
+    Recorded(Option<Transition>),
     /// Whether the pause state changed.
     Paused(bool),
-    Status(Status),
     Logs(Vec<Kept>),
-}
-
-/// A destination's state, as `/health` shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Status {
-    pub paused: bool,
-    pub breaker: String,
-    pub consecutive_failures: u32,
-    pub in_flight: u32,
+    Metrics(Box<DestinationMetrics>),
 }
 
 async fn call(
@@ -109,15 +130,23 @@ pub async fn claim(
     }
 }
 
-/// Settles the delivery of `key` (and logs it); a breaker change, if any.
-pub async fn settle(
+/// Records an attempt at `destination`; a change of its breaker, if any.
+pub async fn record(
     env: &Env,
     destination: &str,
-    request: DestinationRequest,
+    settlement: Option<Settlement>,
+    recording: Recording,
 ) -> Result<Option<Transition>> {
-    match call(env, destination, &request).await? {
-        DestinationAnswer::Settled(transition) => Ok(transition),
-        DestinationAnswer::Logged => Ok(None),
+    match call(env, destination, &DestinationRequest::Record { settlement, recording }).await? {
+        DestinationAnswer::Recorded(transition) => Ok(transition),
+        _ => Err(rpc::unexpected(BINDING)),
+    }
+}
+
+/// The figures of `destination` (its name and dead letters left to the caller).
+pub async fn metrics(env: &Env, destination: &str) -> Result<DestinationMetrics> {
+    match call(env, destination, &DestinationRequest::Metrics).await? {
+        DestinationAnswer::Metrics(metrics) => Ok(*metrics),
         _ => Err(rpc::unexpected(BINDING)),
     }
 }
@@ -126,14 +155,6 @@ pub async fn settle(
 pub async fn set_paused(env: &Env, destination: &str, paused: bool) -> Result<bool> {
     match call(env, destination, &DestinationRequest::SetPaused { paused }).await? {
         DestinationAnswer::Paused(changed) => Ok(changed),
-        _ => Err(rpc::unexpected(BINDING)),
-    }
-}
-
-/// The state of `destination`.
-pub async fn status(env: &Env, destination: &str) -> Result<Status> {
-    match call(env, destination, &DestinationRequest::Status).await? {
-        DestinationAnswer::Status(status) => Ok(status),
         _ => Err(rpc::unexpected(BINDING)),
     }
 }
@@ -176,6 +197,11 @@ impl DurableObject for DestinationStore {
             "CREATE TABLE IF NOT EXISTS control (id INTEGER PRIMARY KEY CHECK (id = 0), state TEXT NOT NULL)",
             None,
         );
+        let _ = sql.exec(&counts_table(), None);
+        let _ = sql.exec(
+            "CREATE TABLE IF NOT EXISTS pending (key INTEGER PRIMARY KEY, since_ms INTEGER NOT NULL)",
+            None,
+        );
         delivery_log::create_table(&sql);
         Self {
             state,
@@ -194,6 +220,7 @@ impl DurableObject for DestinationStore {
         let sql = storage.sql();
         let now = Date::now().as_millis();
         sql.exec("DELETE FROM deliveries WHERE expires_ms <= ?", vec![integer(now)])?;
+        fold_counts(&sql, now)?;
         #[derive(Deserialize)]
         struct Remaining {
             remaining: u64,
@@ -248,25 +275,35 @@ impl DestinationStore {
                 }
                 DestinationAnswer::Claimed(claimed.claim)
             }
-            DestinationRequest::Settle { key, ending, ttl_ms, breaker, entry: log } => {
-                settle_in(&sql, &key, admission::ended(ending), now, ttl_ms)?;
+            DestinationRequest::Record { settlement, recording } => {
                 let mut transition = None;
-                if let Some(policy) = breaker {
-                    let control = self.control(&sql)?;
-                    let (breaker, change) = admission::settle(control.breaker, ending, policy, now);
-                    if breaker != control.breaker {
-                        self.store_control(&sql, Control { breaker, ..control })?;
+                if let Some(Settlement { key, ending, ttl_ms, breaker }) = settlement {
+                    settle_in(&sql, &key, admission::ended(ending), now, ttl_ms)?;
+                    if let Some(policy) = breaker {
+                        let control = self.control(&sql)?;
+                        let (breaker, change) =
+                            admission::settle(control.breaker, ending, policy, now);
+                        if breaker != control.breaker {
+                            self.store_control(&sql, Control { breaker, ..control })?;
+                        }
+                        transition = change;
                     }
-                    transition = change;
                 }
-                if let Some(log) = log {
-                    delivery_log::append(&sql, now, &log)?;
+                delivery_log::append(&sql, now, &recording.entry)?;
+                count_in(&sql, now, &recording.status, recording.latency_ms)?;
+                match recording.pending {
+                    Pending::Unchanged => {}
+                    Pending::Added { key_digest } => {
+                        sql.exec(
+                            "INSERT OR IGNORE INTO pending (key, since_ms) VALUES (?, ?)",
+                            vec![integer(key_digest), integer(now)],
+                        )?;
+                    }
+                    Pending::Removed { key_digest } => {
+                        sql.exec("DELETE FROM pending WHERE key = ?", vec![integer(key_digest)])?;
+                    }
                 }
-                DestinationAnswer::Settled(transition)
-            }
-            DestinationRequest::Log { entry } => {
-                delivery_log::append(&sql, now, &entry)?;
-                return Ok(DestinationAnswer::Logged);
+                DestinationAnswer::Recorded(transition)
             }
             DestinationRequest::SetPaused { paused } => {
                 let control = self.control(&sql)?;
@@ -276,22 +313,23 @@ impl DestinationStore {
                 }
                 return Ok(DestinationAnswer::Paused(changed));
             }
-            DestinationRequest::Status => {
+            DestinationRequest::Logs => {
+                return Ok(DestinationAnswer::Logs(delivery_log::list(&sql)?));
+            }
+            DestinationRequest::Metrics => {
                 let control = self.control(&sql)?;
                 let consecutive_failures = match control.breaker {
                     Breaker::Closed { failures } => failures,
                     _ => 0,
                 };
-                let status = Status {
-                    paused: control.paused,
+                let metrics = DestinationMetrics {
                     breaker: control.breaker.name().into(),
                     consecutive_failures,
-                    in_flight: in_flight(&sql, now, u64::MAX)?,
+                    paused: control.paused,
+                    in_flight: u64::from(in_flight(&sql, now, u64::MAX)?),
+                    ..metrics_in(&sql, now)?
                 };
-                return Ok(DestinationAnswer::Status(status));
-            }
-            DestinationRequest::Logs => {
-                return Ok(DestinationAnswer::Logs(delivery_log::list(&sql)?));
+                return Ok(DestinationAnswer::Metrics(Box::new(metrics)));
             }
         };
         self.schedule_sweep(now).await?;
@@ -403,4 +441,125 @@ fn upsert(sql: &SqlStorage, key: &str, entry: &Entry, expires_ms: u64) -> Result
         ],
     )?;
     Ok(())
+}
+
+/// Counts by minute (for the dashboard's chart) and status; minute 0 holds
+/// the counts folded in from minutes older than [`KEPT_MINUTES`], so the
+/// sums never go down. `within_<bucket>` columns count durations up to each
+/// bound of [`LATENCY_BUCKETS_MS`].
+fn counts_table() -> String {
+    let buckets: String = LATENCY_BUCKETS_MS
+        .iter()
+        .map(|bound| format!(", within_{bound} INTEGER NOT NULL DEFAULT 0"))
+        .collect();
+    format!(
+        "CREATE TABLE IF NOT EXISTS counts (minute INTEGER NOT NULL, status TEXT NOT NULL, \
+         count INTEGER NOT NULL DEFAULT 0, timed INTEGER NOT NULL DEFAULT 0, \
+         duration_ms INTEGER NOT NULL DEFAULT 0{buckets}, PRIMARY KEY (minute, status))"
+    )
+}
+
+/// Minutes of counts kept one by one: the dashboard shows the last hours.
+const KEPT_MINUTES: u64 = 48 * 60;
+
+/// Counts one attempt (one statement).
+fn count_in(sql: &SqlStorage, now: u64, status: &str, latency_ms: Option<u64>) -> Result<()> {
+    thread_local! {
+        static STATEMENT: String = {
+            let columns: String = LATENCY_BUCKETS_MS.iter().map(|bound| format!(", within_{bound}")).collect();
+            let values: String = LATENCY_BUCKETS_MS.iter().map(|bound| format!(", coalesce(?4 <= {bound}, 0)")).collect();
+            let updates: String = LATENCY_BUCKETS_MS
+                .iter()
+                .map(|bound| format!(", within_{bound} = within_{bound} + excluded.within_{bound}"))
+                .collect();
+            format!(
+                "INSERT INTO counts (minute, status, count, timed, duration_ms{columns}) \
+                 VALUES (?1, ?2, 1, ?3, coalesce(?4, 0){values}) \
+                 ON CONFLICT (minute, status) DO UPDATE SET count = count + 1, timed = timed + excluded.timed, \
+                 duration_ms = duration_ms + excluded.duration_ms{updates}"
+            )
+        };
+    }
+    let minute = now / 60_000;
+    let timed = integer(u64::from(latency_ms.is_some()));
+    let latency = latency_ms.map_or(worker::SqlStorageValue::Null, integer);
+    STATEMENT.with(|statement| {
+        sql.exec(statement, vec![integer(minute), status.into(), timed, latency])
+    })?;
+    Ok(())
+}
+
+/// Folds minutes older than [`KEPT_MINUTES`] into minute 0 (in the sweep).
+fn fold_counts(sql: &SqlStorage, now: u64) -> Result<()> {
+    let oldest = (now / 60_000).saturating_sub(KEPT_MINUTES).max(1);
+    let columns: String =
+        LATENCY_BUCKETS_MS.iter().map(|bound| format!(", within_{bound}")).collect();
+    let sums: String =
+        LATENCY_BUCKETS_MS.iter().map(|bound| format!(", SUM(within_{bound})")).collect();
+    let updates: String = LATENCY_BUCKETS_MS
+        .iter()
+        .map(|bound| format!(", within_{bound} = within_{bound} + excluded.within_{bound}"))
+        .collect();
+    sql.exec(
+        &format!(
+            "INSERT INTO counts (minute, status, count, timed, duration_ms{columns}) \
+             SELECT 0, status, SUM(count), SUM(timed), SUM(duration_ms){sums} FROM counts \
+             WHERE minute > 0 AND minute < ?1 GROUP BY status \
+             ON CONFLICT (minute, status) DO UPDATE SET count = count + excluded.count, \
+             timed = timed + excluded.timed, duration_ms = duration_ms + excluded.duration_ms{updates}"
+        ),
+        vec![integer(oldest)],
+    )?;
+    sql.exec("DELETE FROM counts WHERE minute > 0 AND minute < ?", vec![integer(oldest)])?;
+    Ok(())
+}
+
+/// The counts, the duration histogram and the pending deliveries.
+fn metrics_in(sql: &SqlStorage, now: u64) -> Result<DestinationMetrics> {
+    #[derive(Deserialize)]
+    struct ByStatus {
+        status: String,
+        count: u64,
+    }
+    let deliveries: Vec<ByStatus> = sql
+        .exec(
+            "SELECT status, SUM(count) AS count FROM counts GROUP BY status ORDER BY status",
+            None,
+        )?
+        .to_array()?;
+    #[derive(Deserialize)]
+    struct Sum {
+        sum: u64,
+    }
+    let sum = |column: &str| -> Result<u64> {
+        let Sum { sum } = sql
+            .exec(&format!("SELECT coalesce(SUM({column}), 0) AS sum FROM counts"), None)?
+            .one()?;
+        Ok(sum)
+    };
+    let latency = Histogram {
+        cumulative: LATENCY_BUCKETS_MS
+            .iter()
+            .map(|bound| sum(&format!("within_{bound}")))
+            .collect::<Result<_>>()?,
+        count: sum("timed")?,
+        sum_ms: sum("duration_ms")?,
+    };
+    #[derive(Deserialize)]
+    struct PendingRow {
+        queued: u64,
+        oldest_ms: Option<u64>,
+    }
+    let pending: PendingRow = sql
+        .exec("SELECT COUNT(*) AS queued, MIN(since_ms) AS oldest_ms FROM pending", None)?
+        .one()?;
+    Ok(DestinationMetrics {
+        deliveries: deliveries.into_iter().map(|row| (row.status, row.count)).collect(),
+        latency,
+        queued: pending.queued,
+        oldest_pending_seconds: pending
+            .oldest_ms
+            .map_or(0, |oldest| now.saturating_sub(oldest) / 1000),
+        ..DestinationMetrics::default()
+    })
 }

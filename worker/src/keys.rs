@@ -35,6 +35,11 @@ impl EventKey {
         format!("dlv_{}", &digest[..32])
     }
 
+    /// The key's first 60 bits, a number SQLite keeps as it is.
+    pub fn short(&self) -> u64 {
+        u64::from_str_radix(&self.0[..15], 16).unwrap_or_default()
+    }
+
     /// The key of this event's acceptance into the queue (queue mode).
     pub fn accepted(&self) -> Self {
         Self(format!("accept:{}", self.0))
@@ -78,6 +83,12 @@ mod tests {
             EventKey::of(b"abc").accepted().as_str(),
             format!("accept:{}", EventKey::of(b"abc").as_str())
         );
+    }
+
+    #[test]
+    fn a_short_key_is_the_first_60_bits() {
+        assert_eq!(EventKey::of(b"abc").short(), 0xba7816bf8f01cfe);
+        assert!(EventKey::of(b"").short() < 1 << 60);
     }
 
     #[test]

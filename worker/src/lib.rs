@@ -29,10 +29,12 @@ mod event;
 mod forward;
 mod headers;
 mod keys;
+mod metrics;
 mod outcome;
 mod pipeline;
 mod queue;
 mod rate_limit;
+mod request_counts;
 mod retry;
 mod route_log;
 mod rpc;
@@ -53,6 +55,7 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 pub use dead_letters::DeadLetterStore;
 pub use destination::DestinationStore;
 pub use rate_limit::FailureCounter;
+pub use request_counts::RequestCounts;
 pub use route_log::RouteLog;
 
 use config::Config;
@@ -81,25 +84,36 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
     let path = request.path();
     let request_id = request.headers().get("CF-Ray")?.unwrap_or_else(runtime::random_id);
 
-    let (outcome, facts) = match admin_route(&mut request, &config, &env, &path).await? {
+    let (route, (outcome, facts)) = match admin_route(&mut request, &config, &env, &path).await? {
         Admin::Answered(reply) => return into_response(reply, None),
         Admin::Test(inbound, route) => {
             let route = config.route(&route).ok_or("the /test route went away")?;
-            pipeline::handle(inbound, route, &config, &env, &request_id).await
+            (
+                route.path.as_str(),
+                pipeline::handle(inbound, route, &config, &env, &request_id).await,
+            )
         }
         Admin::Elsewhere => match config.route(&path) {
-            Some(route) => match pipeline::read(&mut request, &config).await {
-                Ok(inbound) => pipeline::handle(inbound, route, &config, &env, &request_id).await,
-                Err(outcome) => (outcome, Facts::default()),
-            },
+            Some(route) => (
+                route.path.as_str(),
+                match pipeline::read(&mut request, &config).await {
+                    Ok(inbound) => {
+                        pipeline::handle(inbound, route, &config, &env, &request_id).await
+                    }
+                    Err(outcome) => (outcome, Facts::default()),
+                },
+            ),
             // No route is known when `ROUTES` cannot be read: fail closed,
             // the sender retries once it is fixed.
             None if config.routes_unreadable && request.method() == Method::Post => {
-                (Outcome::NotConfigured, Facts::default())
+                (UNKNOWN_ROUTE, (Outcome::NotConfigured, Facts::default()))
             }
             None => return into_response(Reply::error(404, "not_found"), None),
         },
     };
+    if let Some(report) = request_counts::count(&env, route, outcome.name()) {
+        ctx.wait_until(report);
+    }
 
     let latency_ms = Date::now().as_millis().saturating_sub(started);
     // One JSON line per request: never the body, a header value or a secret.
@@ -117,6 +131,9 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
     record(&ctx, env, &config, &outcome, facts, &request_id, &path, started);
     into_response(outcome.reply(), Some(&request_id))
 }
+
+/// The route label of requests made while `ROUTES` cannot be read.
+const UNKNOWN_ROUTE: &str = "*";
 
 /// What the admin endpoints made of a request.
 enum Admin {
@@ -138,6 +155,7 @@ async fn admin_route(
         (Method::Get, "/health") => admin::health(config),
         (Method::Get, "/logs") => admin::logs(request, config, env).await?,
         (Method::Get, "/destinations") => admin::destinations(request, config, env).await?,
+        (Method::Get, "/metrics") => admin::metrics(request, config, env).await?,
         (Method::Post, "/dead-letters/replay") => admin::replay(request, config, env).await?,
         (Method::Post, "/test") => {
             return Ok(match admin::test_event(request, config, env).await? {
@@ -215,7 +233,7 @@ fn record(
                 &config,
                 &authentic,
                 attempt,
-                Recorded { logged: logged(), status: None, started_ms },
+                Recorded { logged: logged(), status: None, started_ms, done: false },
             )
         }))
         .await;

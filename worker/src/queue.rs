@@ -77,6 +77,7 @@ pub async fn accept(
         retry_count: Some(attempt - 1),
         ending: Some(ending),
         acceptance: true,
+        latency_ms: None,
     }
 }
 
@@ -143,8 +144,19 @@ async fn handle(message: Result<Message<Queued>>, config: &Config, env: &Env) {
     // Settled (and logged, with what happens next) before the retry is
     // queued, so the retry finds the key released. If that fails, the
     // claim's lease still lapses: the retry waits, nothing is lost.
-    if let Err(error) =
-        deliver::record(env, config, event, &attempt, Recorded { logged, status, started_ms }).await
+    if let Err(error) = deliver::record(
+        env,
+        config,
+        event,
+        &attempt,
+        Recorded {
+            logged,
+            status,
+            started_ms,
+            done: matches!(next, Next::Done | Next::DeadLetter),
+        },
+    )
+    .await
     {
         worker::console_error!("queue consumer: {error}");
     }
