@@ -20,6 +20,7 @@ export const DURABLE_OBJECTS = Object.fromEntries(
     ["DESTINATIONS", "DestinationStore"],
     ["ROUTE_LOGS", "RouteLog"],
     ["METRICS", "RequestCounts"],
+    ["ALERTS", "AlertStore"],
     ["FAILURES", "FailureCounter"],
     ["DEAD_LETTERS", "DeadLetterStore"],
   ].map(([binding, className]) => [binding, { className, useSQLite: true }]),

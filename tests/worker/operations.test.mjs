@@ -5,11 +5,12 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import http from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 
-import { ADMIN_TOKEN, ROOT, baseVars, event, nowTimestamp, sign, sleep, startOrigin, startWorker } from "./harness.mjs";
+import { ADMIN_TOKEN, ROOT, SECRET, baseVars, event, nowTimestamp, sign, sleep, startOrigin, startWorker } from "./harness.mjs";
 
 const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -140,3 +141,138 @@ describe("/metrics", () => {
     }
   });
 });
+
+/** An alert receiver on 127.0.0.1 that checks each alert's signature with node:crypto. */
+async function alertReceiver(secret) {
+  const alerts = [];
+  let answer = () => 200;
+  const server = http.createServer((request, response) => {
+    const chunks = [];
+    request.on("data", (chunk) => chunks.push(chunk));
+    request.on("end", () => {
+      const body = Buffer.concat(chunks).toString();
+      const status = answer();
+      alerts.push({ status, body, json: JSON.parse(body), signed: request.headers["x-threetone-edge-signature"] === sign(body, secret) });
+      response.writeHead(status).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/alerts`,
+    alerts,
+    answer: (fn) => (answer = fn),
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe("alerts", () => {
+  const ALERT_SECRET = "whsec_alert_signing_0c1d2e";
+
+  test("a burst of dead letters: one alert at once, one summary per debounce window; never a body or a secret", { timeout: 60_000 }, async () => {
+    const origin = await startOrigin();
+    origin.answer(() => ({ status: 500 }));
+    const receiver = await alertReceiver(ALERT_SECRET);
+    receiver.answer(() => (receiver.alerts.length === 0 ? 503 : 200)); // the first send fails: it is retried
+    const marker = "alert-body-marker-5b7e";
+    const edge = await startWorker(
+      baseVars(origin, {
+        DELIVERY_MODE: "queue",
+        RETRY_MAX_RETRIES: "0",
+        BREAKER_FAILURES: "1000",
+        ALERT_WEBHOOK_URL: receiver.url,
+        ALERT_SIGNING_SECRET: ALERT_SECRET,
+        ALERT_DEBOUNCE_SECONDS: "3",
+      }),
+    );
+    try {
+      for (let i = 0; i < 5; i++) {
+        const body = JSON.parse(event());
+        body.data.conversation_summary = marker;
+        assert.equal((await edge.post(JSON.stringify(body))).status, 202);
+      }
+      const deadLettered = () => receiver.alerts.filter(({ status, json }) => status === 200 && json.kind === "dead_lettered");
+      for (let i = 0; i < 100 && deadLettered().reduce((sum, { json }) => sum + json.count, 0) < 5; i++) await sleep(100);
+      const received = deadLettered();
+      assert.equal(received.reduce((sum, { json }) => sum + json.count, 0), 5, JSON.stringify(received.map(({ json }) => json)));
+      assert.ok(received.length <= 2, `${received.length} alerts for one window`);
+      const [first] = received;
+      assert.equal(first.json.destination, "origin");
+      assert.equal(first.json.route, "/webhooks/threetone");
+      assert.match(first.json.text, /events dead-lettered for destination origin/);
+      assert.match(first.json.first_at, /^\d{4}-\d\d-\d\dT/);
+      assert.match(first.json.dashboard ?? "", /\/dashboard$/);
+      assert.ok(receiver.alerts.every(({ signed }) => signed), "every alert is signed");
+      assert.equal(receiver.alerts[0].status, 503, "the first send failed and was retried");
+      const everything = receiver.alerts.map(({ body }) => body).join("\n");
+      for (const secret of [SECRET, ADMIN_TOKEN, ALERT_SECRET, marker]) assert.ok(!everything.includes(secret), secret);
+    } finally {
+      await edge.dispose();
+      await origin.close();
+      await receiver.close();
+    }
+  });
+
+  test("breaker and pause alerts; a route with errors is reported once", { timeout: 60_000 }, async () => {
+    const origin = await startOrigin();
+    const receiver = await alertReceiver(ALERT_SECRET);
+    const edge = await startWorker({
+      WEBHOOK_SECRET: SECRET,
+      ADMIN_TOKEN,
+      ALLOW_INSECURE_ORIGIN: "true",
+      ALERT_WEBHOOK_URL: receiver.url,
+      BREAKER_FAILURES: "2",
+      BREAKER_COOLDOWN_SECONDS: "1",
+      ROUTES: [
+        { path: "/hook", secrets: ["WEBHOOK_SECRET"], destinations: [{ name: "crm", url: origin.url }] },
+        { path: "/broken", secrets: ["NOT_BOUND"], destinations: [{ name: "other", url: origin.url }] },
+      ],
+    });
+    const kinds = () => receiver.alerts.map(({ json }) => `${json.kind} ${json.destination ?? json.route}`);
+    try {
+      origin.answer(() => ({ status: 500 }));
+      for (let i = 0; i < 2; i++) assert.equal((await edge.fetch("/hook", signed(event()))).status, 502);
+      origin.answer(() => ({ status: 200 }));
+      await sleep(1100);
+      assert.equal((await edge.fetch("/hook", signed(event()))).status, 200);
+      assert.equal((await edge.fetch("/destinations/crm/pause", { method: "POST", headers: bearer })).status, 200);
+      assert.equal((await edge.fetch("/destinations/crm/resume", { method: "POST", headers: bearer })).status, 200);
+      const expected = ["route_unusable /broken", "breaker_opened crm", "breaker_closed crm", "destination_paused crm", "destination_resumed crm"];
+      for (let i = 0; i < 50 && !expected.every((kind) => kinds().includes(kind)); i++) await sleep(100);
+      assert.deepEqual([...kinds()].sort(), [...expected].sort());
+    } finally {
+      await edge.dispose();
+      await origin.close();
+      await receiver.close();
+    }
+  });
+
+  test("an alert endpoint that is down changes no delivery outcome", async () => {
+    const down = await alertReceiver(ALERT_SECRET);
+    await down.close();
+    for (const alerting of [undefined, down.url]) {
+      const origin = await startOrigin();
+      const edge = await startWorker(baseVars(origin, { ALERT_WEBHOOK_URL: alerting, BREAKER_FAILURES: "2", BREAKER_COOLDOWN_SECONDS: "1" }));
+      try {
+        origin.answer(() => ({ status: 500 }));
+        const statuses = [];
+        for (let i = 0; i < 3; i++) statuses.push((await edge.post(event())).status);
+        origin.answer(() => ({ status: 200 }));
+        await sleep(1100);
+        statuses.push((await edge.post(event())).status);
+        assert.deepEqual(statuses, [502, 502, 503, 200], `alerts to ${alerting}`);
+        assert.equal((await (await edge.fetch("/health")).json()).status, "ok");
+      } finally {
+        await edge.dispose();
+        await origin.close();
+      }
+    }
+  });
+});
+
+/** A signed POST of `body`, for `edge.fetch`. */
+function signed(body) {
+  return { method: "POST", body, headers: { "content-type": "application/json", "x-threetone-signature": sign(body) } };
+}

@@ -8,6 +8,7 @@ use serde_json::value::RawValue;
 use threetone_webhooks::{EventType, Timestamp, sample_event};
 use worker::{Date, Env, Request, Result};
 
+use crate::alerting::{Alert, AlertKind};
 use crate::config::{Config, Problem};
 use crate::dead_letters::Summary;
 use crate::metrics::{self, DestinationMetrics, Snapshot};
@@ -16,7 +17,7 @@ use crate::pipeline::Inbound;
 use crate::rate_limit::Limit;
 use crate::runtime::random_id;
 use crate::{
-    auth, dead_letters, delivery_log, destination, keys, queue, rate_limit, request_counts,
+    alerts, auth, dead_letters, delivery_log, destination, keys, queue, rate_limit, request_counts,
     route_log,
 };
 
@@ -230,6 +231,21 @@ pub async fn set_paused(
         return Ok(Reply::error(404, "unknown_destination"));
     }
     let changed = destination::set_paused(env, name, paused).await?;
+    if changed && let Some((route, _)) = config.destination(name) {
+        let kind =
+            if paused { AlertKind::DestinationPaused } else { AlertKind::DestinationResumed };
+        let alert = Alert {
+            kind,
+            route: route.path.clone(),
+            destination: Some(name.into()),
+            at_ms: Date::now().as_millis(),
+        };
+        let dashboard = request
+            .url()
+            .ok()
+            .map(|url| format!("{}/dashboard", url.origin().ascii_serialization()));
+        alerts::raise(env, config, alert, dashboard).await;
+    }
     #[derive(Serialize)]
     struct Paused<'a> {
         destination: &'a str,

@@ -61,8 +61,19 @@ pub struct Config {
     pub retry: RetryPolicy,
     /// When a destination's circuit breaker opens, and for how long.
     pub breaker: BreakerPolicy,
+    /// Where alerts go (`ALERT_WEBHOOK_URL`); `None`: nowhere.
+    pub alerts: Option<AlertTarget>,
     /// What is missing, malformed or weak.
     pub problems: Vec<Problem>,
+}
+
+/// Where alerts go, and how often.
+pub struct AlertTarget {
+    pub url: String,
+    /// Signs each alert (`X-ThreeTone-Edge-Signature`) with `ALERT_SIGNING_SECRET`.
+    pub signer: Option<Verifier>,
+    /// Alerts of one kind for one destination within this are sent as one (`ALERT_DEBOUNCE_SECONDS`).
+    pub debounce_ms: u64,
 }
 
 /// One ThreeTone webhook: where it is received, its secrets, its events
@@ -221,6 +232,8 @@ const RETRY_MAX_DELAY_SECONDS: Number =
     Number { name: "RETRY_MAX_DELAY_SECONDS", default: 300, min: 0, max: 43_200 };
 const BREAKER_FAILURES: Number =
     Number { name: "BREAKER_FAILURES", default: 5, min: 1, max: 1_000 };
+const ALERT_DEBOUNCE_SECONDS: Number =
+    Number { name: "ALERT_DEBOUNCE_SECONDS", default: 300, min: 1, max: 86_400 };
 const BREAKER_COOLDOWN_SECONDS: Number =
     Number { name: "BREAKER_COOLDOWN_SECONDS", default: 30, min: 1, max: 3_600 };
 
@@ -343,6 +356,7 @@ impl<E: Environment> Reader<'_, E> {
                 failures: u32::try_from(self.number(&BREAKER_FAILURES)).unwrap_or(u32::MAX),
                 cooldown_ms: self.number(&BREAKER_COOLDOWN_SECONDS) * 1000,
             },
+            alerts: self.alerts(),
             problems: self.problems,
         }
     }
@@ -503,6 +517,21 @@ impl<E: Environment> Reader<'_, E> {
             "http:" => Err("must be https (set ALLOW_INSECURE_ORIGIN=true for local work)"),
             _ => Err("must be an https URL"),
         }
+    }
+
+    /// `ALERT_WEBHOOK_URL`, with `ALERT_SIGNING_SECRET` and `ALERT_DEBOUNCE_SECONDS`.
+    fn alerts(&mut self) -> Option<AlertTarget> {
+        let text = self.text("ALERT_WEBHOOK_URL")?;
+        // Alerts never stop deliveries: a bad URL turns them off, with a warning.
+        let url = self
+            .url(&text)
+            .map_err(|reason| {
+                self.warning("ALERT_WEBHOOK_URL", format!("{reason}: alerts are off"))
+            })
+            .ok()?;
+        let signer =
+            self.secret("ALERT_SIGNING_SECRET").and_then(|secret| Verifier::new(secret).ok());
+        Some(AlertTarget { url, signer, debounce_ms: self.number(&ALERT_DEBOUNCE_SECONDS) * 1000 })
     }
 
     /// The admin token, if it is long enough to resist guessing.

@@ -24,7 +24,7 @@ use crate::config::{BreakerPolicy, Limits};
 use crate::delivery_log::{self, Kept};
 use crate::metrics::{DestinationMetrics, Histogram, LATENCY_BUCKETS_MS};
 use crate::rpc;
-use crate::sql::{alarm_at, integer};
+use crate::sql::{alarm_in, integer};
 
 const BINDING: &str = "DESTINATIONS";
 /// How often an object sweeps its expired entries.
@@ -229,7 +229,7 @@ impl DurableObject for DestinationStore {
             sql.exec("SELECT COUNT(*) AS remaining FROM deliveries", None)?.one()?;
         self.sweep_scheduled.set(remaining > 0);
         if remaining > 0 {
-            storage.set_alarm(alarm_at(now, SWEEP_INTERVAL_MS)).await?;
+            storage.set_alarm(alarm_in(SWEEP_INTERVAL_MS)).await?;
         }
         Response::empty()
     }
@@ -332,7 +332,7 @@ impl DestinationStore {
                 return Ok(DestinationAnswer::Metrics(Box::new(metrics)));
             }
         };
-        self.schedule_sweep(now).await?;
+        self.schedule_sweep().await?;
         Ok(answer)
     }
 
@@ -363,13 +363,13 @@ impl DestinationStore {
         Ok(())
     }
 
-    async fn schedule_sweep(&self, now: u64) -> Result<()> {
+    async fn schedule_sweep(&self) -> Result<()> {
         if self.sweep_scheduled.get() {
             return Ok(());
         }
         let storage = self.state.storage();
         if storage.get_alarm().await?.is_none() {
-            storage.set_alarm(alarm_at(now, SWEEP_INTERVAL_MS)).await?;
+            storage.set_alarm(alarm_in(SWEEP_INTERVAL_MS)).await?;
         }
         self.sweep_scheduled.set(true);
         Ok(())

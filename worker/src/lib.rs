@@ -19,6 +19,8 @@
 
 mod admin;
 mod admission;
+mod alerting;
+mod alerts;
 mod auth;
 mod config;
 mod dead_letters;
@@ -52,6 +54,7 @@ use worker::{Context, Date, Env, Method, Request, Response, Result, console_log,
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
+pub use alerts::AlertStore;
 pub use dead_letters::DeadLetterStore;
 pub use destination::DestinationStore;
 pub use rate_limit::FailureCounter;
@@ -128,7 +131,11 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
         latency_ms,
     };
     console_log!("{}", serde_json::to_string(&line)?);
-    record(&ctx, env, &config, &outcome, facts, &request_id, &path, started);
+    let dashboard = dashboard_url(&request);
+    if config.alerts.is_some() {
+        ctx.wait_until(alerts::introduce(env.clone(), Rc::clone(&config), dashboard.clone()));
+    }
+    record(&ctx, env, &config, &outcome, facts, &request_id, &path, started, dashboard);
     into_response(outcome.reply(), Some(&request_id))
 }
 
@@ -196,6 +203,7 @@ fn record(
     request_id: &str,
     path: &str,
     started_ms: u64,
+    dashboard: Option<String>,
 ) {
     let Facts { event, call_id, authentic, attempts } = facts;
     let route = authentic.as_ref().map_or(path, |authentic| &authentic.route).to_string();
@@ -227,7 +235,7 @@ fn record(
             request_id: &authentic.request_id,
             route: &authentic.route,
         };
-        join_all(attempts.iter().map(|attempt| {
+        let recorded = join_all(attempts.iter().map(|attempt| {
             deliver::record(
                 &env,
                 &config,
@@ -237,7 +245,26 @@ fn record(
             )
         }))
         .await;
+        for (attempt, recorded) in attempts.iter().zip(recorded) {
+            if let Ok(Some(transition)) = recorded {
+                alerts::breaker_changed(
+                    &env,
+                    &config,
+                    &authentic.route,
+                    &attempt.destination,
+                    transition,
+                    dashboard.clone(),
+                )
+                .await;
+            }
+        }
     });
+}
+
+/// The dashboard's address on this Worker, for alerts to link to.
+fn dashboard_url(request: &Request) -> Option<String> {
+    let url = request.url().ok()?;
+    Some(format!("{}/dashboard", url.origin().ascii_serialization()))
 }
 
 /// The runtime's response for a reply, with the request id when there is one.

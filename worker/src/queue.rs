@@ -19,6 +19,7 @@ use worker::{
 };
 
 use crate::admission::{Claim, Ending};
+use crate::alerting::{Alert, AlertKind};
 use crate::config::{Config, Destination};
 use crate::deliver::{self, Attempt, Recorded};
 use crate::delivery_log::Logged;
@@ -26,7 +27,7 @@ use crate::destination;
 use crate::event::{Authentic, Queued};
 use crate::outcome::DeliveryOutcome;
 use crate::retry::{self, Next};
-use crate::{dead_letters, runtime};
+use crate::{alerts, dead_letters, runtime};
 
 /// The producer binding (see `worker/wrangler.toml`).
 const BINDING: &str = "EVENTS";
@@ -163,7 +164,19 @@ async fn handle(message: Result<Message<Queued>>, config: &Config, env: &Env) {
     let handed_on = match next {
         Next::Done => Ok(()),
         Next::Retry(delay_seconds) => send(env, queued.clone(), delay_seconds).await,
-        Next::DeadLetter => dead_letters::add(env, &queued, attempt.outcome.name()).await,
+        Next::DeadLetter => {
+            let added = dead_letters::add(env, &queued, attempt.outcome.name()).await;
+            if added.is_ok() {
+                let alert = Alert {
+                    kind: AlertKind::DeadLettered,
+                    route: queued.event.route.clone(),
+                    destination: Some(queued.destination.clone()),
+                    at_ms: worker::Date::now().as_millis(),
+                };
+                alerts::raise(env, config, alert, None).await;
+            }
+            added
+        }
     };
     if let Err(error) = handed_on {
         // Could not hand it on: let the queue redeliver this message.

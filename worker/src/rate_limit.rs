@@ -15,7 +15,7 @@ use worker::{Date, DurableObject, Env, Request, Response, Result, State, durable
 
 use crate::config::Config;
 use crate::rpc;
-use crate::sql::{alarm_at, integer};
+use crate::sql::{alarm_in, integer};
 
 const BINDING: &str = "FAILURES";
 /// Addresses remembered per isolate; beyond it the oldest are dropped.
@@ -176,7 +176,7 @@ impl FailureCounter {
                     )?
                     .one()?;
                 if window.start_ms == now {
-                    storage.set_alarm(alarm_at(now, limit.window_ms)).await?;
+                    storage.set_alarm(alarm_in(limit.window_ms)).await?;
                 }
                 Ok(window.verdict(limit, now))
             }

@@ -7,7 +7,9 @@ pub fn integer(value: u64) -> SqlStorageValue {
     SqlStorageValue::Integer(i64::try_from(value).unwrap_or(i64::MAX))
 }
 
-/// An alarm time `after_ms` after `now`, as the runtime expects (ms since epoch).
-pub fn alarm_at(now: u64, after_ms: u64) -> i64 {
-    i64::try_from(now.saturating_add(after_ms)).unwrap_or(i64::MAX)
+/// An alarm `after_ms` from now. (workers-rs reads a bare number as an
+/// offset from now, not as a time: an absolute time there sets the alarm
+/// decades away.)
+pub fn alarm_in(after_ms: u64) -> std::time::Duration {
+    std::time::Duration::from_millis(after_ms)
 }
