@@ -15,7 +15,7 @@ use crate::metrics::{self, DestinationMetrics, Snapshot};
 use crate::outcome::{Answer, Outcome, Reply};
 use crate::pipeline::Inbound;
 use crate::rate_limit::Limit;
-use crate::runtime::random_id;
+use crate::runtime::{self, random_id};
 use crate::{
     alerts, auth, dead_letters, delivery_log, destination, keys, queue, rate_limit, request_counts,
     route_log,
@@ -240,10 +240,7 @@ pub async fn set_paused(
             destination: Some(name.into()),
             at_ms: Date::now().as_millis(),
         };
-        let dashboard = request
-            .url()
-            .ok()
-            .map(|url| format!("{}/dashboard", url.origin().ascii_serialization()));
+        let dashboard = runtime::dashboard_url(request);
         alerts::raise(env, config, alert, dashboard).await;
     }
     #[derive(Serialize)]

@@ -131,7 +131,7 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
         latency_ms,
     };
     console_log!("{}", serde_json::to_string(&line)?);
-    let dashboard = dashboard_url(&request);
+    let dashboard = runtime::dashboard_url(&request);
     if config.alerts.is_some() {
         ctx.wait_until(alerts::introduce(env.clone(), Rc::clone(&config), dashboard.clone()));
     }
@@ -259,12 +259,6 @@ fn record(
             }
         }
     });
-}
-
-/// The dashboard's address on this Worker, for alerts to link to.
-fn dashboard_url(request: &Request) -> Option<String> {
-    let url = request.url().ok()?;
-    Some(format!("{}/dashboard", url.origin().ascii_serialization()))
 }
 
 /// The runtime's response for a reply, with the request id when there is one.

@@ -40,6 +40,16 @@ extern "C" {
     fn protocol(this: &WhatwgUrl) -> String;
     #[wasm_bindgen(method, getter)]
     fn href(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn origin(this: &WhatwgUrl) -> String;
+}
+
+/// The dashboard's address on the Worker `request` came to, for alerts to
+/// link to (by the runtime's URL parser: workers-rs's `Request::url` would
+/// bring the `url` crate into the upload).
+pub fn dashboard_url(request: &worker::Request) -> Option<String> {
+    let url = WhatwgUrl::parse(&request.inner().url()).ok()?;
+    Some(format!("{}/dashboard", url.origin()))
 }
 
 impl Environment for Env {
