@@ -33,23 +33,48 @@
 
 extern crate alloc;
 
-pub mod error;
-pub mod event;
+// Private modules, every public item re-exported here: one path per item.
+mod error;
+mod event;
 #[cfg(feature = "js")]
 mod js;
+#[cfg(not(feature = "schema"))]
+mod sample;
+// Public (hidden) with `schema` only until `xtask/src/python.rs` imports the
+// sample templates from the crate root, as `npm.rs` does.
+#[cfg(feature = "schema")]
+#[doc(hidden)]
 pub mod sample;
 #[cfg(feature = "schema")]
-pub mod schema;
-pub mod signature;
-pub mod validate;
+mod schema;
+mod signature;
+mod validate;
 
-pub use error::{Error, PayloadError, ValidationError, VerifyError};
-pub use event::{Event, EventData, EventType, Timestamp};
+pub use error::{
+    Error, ErrorCode, ErrorRecord, PayloadError, QUOTE_LIMIT, ValidationError, VerifyError,
+};
+pub use event::{
+    CallSource, Direction, EndReason, EscalationReason, EscalationTrigger, Event, EventData,
+    EventType, ResolutionStatus, Sentiment, SentimentScore, Timestamp,
+};
+// Every payload struct (and `Extra`), whole: a new one needs no edit here.
+pub use event::payloads::*;
 pub use sample::sample_event;
 pub use signature::{SIGNATURE_HEADER, Verifier, parse_header};
 pub use validate::{Freshness, Options, ValidEvent};
 
+/// For `cargo xtask codegen` (feature `schema`): what the generated files are
+/// made from. Not a stable API.
+#[cfg(feature = "schema")]
+pub use {
+    sample::{SAMPLE_ID, SAMPLE_TIMESTAMP, sample_template},
+    schema::{catalog, event_schema, union_schema, unknown_event_schema},
+};
+
 /// Parses and validates an event without checking its signature.
+///
+/// One pass over the body: each field is checked (as [`validate_event`]
+/// checks it) and built as it is read.
 ///
 /// Use it for bodies whose authenticity is already established (for example
 /// behind [`Verifier::verify`], or re-read from your own store).
@@ -58,12 +83,7 @@ pub use validate::{Freshness, Options, ValidEvent};
 /// A [`PayloadError`]: not JSON, a field of the wrong shape (with its JSON
 /// path), an unknown type when those are rejected, or a stale timestamp.
 pub fn parse_event(body: &[u8], options: &Options) -> Result<Event, PayloadError> {
-    validate_event(body, options)?;
-    let value = serde_json::from_slice(body).map_err(|error| PayloadError::InvalidJson {
-        line: error.line(),
-        column: error.column(),
-    })?;
-    Event::build(value)
+    validate::parse(body, options)
 }
 
 /// Validates an event without building it, and without checking its signature.

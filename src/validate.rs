@@ -17,15 +17,11 @@
 
 mod json;
 mod scan;
-mod shape;
 
 use alloc::borrow::Cow;
 
-pub(crate) use json::literal_within_unit;
-pub(crate) use shape::{Field, Kind, Shape};
-
 use crate::error::PayloadError;
-use crate::event::{EventType, Timestamp};
+use crate::event::{Event, EventType, Timestamp};
 
 /// What a receiver accepts beyond a well-formed event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,12 +67,17 @@ impl Options {
 
 impl Options {
     /// Applies the options to an event whose shape is valid.
-    fn check(&self, event: &ValidEvent<'_>) -> Result<(), PayloadError> {
-        if event.event_type.is_none() && !self.allow_unknown_events {
-            return Err(PayloadError::UnknownEventType { event: event.name.clone().into_owned() });
+    fn check(
+        &self,
+        name: &str,
+        event_type: Option<EventType>,
+        timestamp: &Timestamp,
+    ) -> Result<(), PayloadError> {
+        if event_type.is_none() && !self.allow_unknown_events {
+            return Err(PayloadError::UnknownEventType { event: name.into() });
         }
         match &self.freshness {
-            Some(freshness) => freshness.check(&event.timestamp),
+            Some(freshness) => freshness.check(timestamp),
             None => Ok(()),
         }
     }
@@ -159,8 +160,14 @@ pub(crate) fn validate<'a>(
     body: &'a [u8],
     options: &Options,
 ) -> Result<ValidEvent<'a>, PayloadError> {
-    let scan::Envelope { name, event_type, timestamp, call_id } = scan::scan(body)?;
-    let event = ValidEvent { name, event_type, timestamp, call_id };
-    options.check(&event)?;
+    let scan::Envelope { name, event_type, timestamp, call_id } = scan::validate(body)?;
+    options.check(&name, event_type, &timestamp)?;
+    Ok(ValidEvent { name, event_type, timestamp, call_id })
+}
+
+/// Validates `body` as an event, building it in the same pass, and applies `options`.
+pub(crate) fn parse(body: &[u8], options: &Options) -> Result<Event, PayloadError> {
+    let event = scan::parse(body)?;
+    options.check(event.event_name(), event.event_type(), &event.timestamp)?;
     Ok(event)
 }

@@ -5,10 +5,9 @@ mod common;
 
 use common::{seed_payload, str_field, vectors};
 use serde_json::{Value, json};
-use threetone_webhooks::event::{Direction, EndReason, Sentiment};
 use threetone_webhooks::{
-    Event, EventData, EventType, Options, PayloadError, Timestamp, Verifier, VerifyError,
-    parse_event, sample_event, validate_event,
+    Direction, EndReason, Event, EventData, EventType, Options, PayloadError, Sentiment, Timestamp,
+    Verifier, VerifyError, parse_event, sample_event, validate_event,
 };
 
 fn round_trips(body: &[u8], event: &Event) {
@@ -40,7 +39,23 @@ fn every_payload_case_is_accepted_or_rejected_at_its_path() {
                         panic!("{name}: {error:?}")
                     };
                     assert_eq!(invalid.path, path, "{name}: {error}");
-                    assert!(!invalid.expected.is_empty(), "{name}");
+                    assert!(!invalid.expected.is_empty() && !invalid.found.is_empty(), "{name}");
+                    // Where the case says what was expected and found, exactly that.
+                    for (key, value) in [("expected", &invalid.expected), ("found", &invalid.found)]
+                    {
+                        if let Some(text) = case.get(key).and_then(Value::as_str) {
+                            assert_eq!(value, text, "{name}: {key}");
+                        }
+                    }
+                    assert_eq!(
+                        error.to_string(),
+                        format!(
+                            "invalid payload at {path}: expected {}, found {}",
+                            invalid.expected, invalid.found
+                        )
+                    );
+                } else {
+                    assert_eq!(error.invalid_field(), None, "{name}");
                 }
             }
         }
@@ -133,29 +148,40 @@ fn unknown_event_types_parse_or_are_rejected_on_request() {
     assert_eq!(error.code(), "unknown_event_type");
 }
 
+/// The generated catalog's event types: name and required fields.
+fn catalog_event_types() -> Vec<(String, Vec<String>)> {
+    let catalog = vectors("catalog.json");
+    let strings = |value: &Value| -> Vec<String> {
+        value.as_array().unwrap().iter().map(|item| item.as_str().unwrap().to_owned()).collect()
+    };
+    catalog["event_types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| (str_field(item, "name").to_owned(), strings(&item["required"])))
+        .collect()
+}
+
 #[test]
 fn every_event_type_has_a_name_that_parses_back() {
-    assert_eq!(EventType::ALL.len(), 12);
-    for &event_type in EventType::ALL {
+    let catalog = catalog_event_types();
+    let names: Vec<&str> = EventType::ALL.iter().map(|event_type| event_type.as_str()).collect();
+    let listed: Vec<&str> = catalog.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(names, listed, "EventType::ALL and tests/vectors/catalog.json");
+    for (&event_type, (_, required)) in EventType::ALL.iter().zip(&catalog) {
         assert_eq!(EventType::from_name(event_type.as_str()), Some(event_type));
         let body =
             format!(r#"{{"event":"{event_type}","timestamp":"2024-01-15T10:30:00Z","data":{{}}}}"#);
         let result = parse_event(body.as_bytes(), &Options::default());
-        // The documented four require their fields; the other eight accept an empty object.
-        let documented = matches!(
-            event_type,
-            EventType::CallStarted
-                | EventType::CallEnded
-                | EventType::ConversationEnded
-                | EventType::EscalationTriggered
-        );
-        match result {
-            Ok(event) => {
-                assert!(!documented && event.event_type() == Some(event_type), "{event_type}")
+        // A payload with required fields refuses an empty object at the first
+        // one; the others accept it.
+        match (result, required.first()) {
+            (Ok(event), None) => assert_eq!(event.event_type(), Some(event_type)),
+            (Err(PayloadError::Invalid(invalid)), Some(first)) => {
+                assert_eq!(invalid.path, format!("$.data.{first}"), "{event_type}");
+                assert_eq!(invalid.found, "nothing", "{event_type}");
             }
-            Err(error) => {
-                assert!(documented && error.code() == "invalid_payload", "{event_type}: {error}")
-            }
+            (result, first) => panic!("{event_type}: {result:?}, first required {first:?}"),
         }
     }
 }
@@ -236,9 +262,10 @@ fn samples_of_every_type_parse_strictly_and_carry_their_id() {
     );
 }
 
+#[cfg(feature = "schema")] // the templates are public for xtask only
 #[test]
 fn a_sample_id_is_escaped_as_json_and_never_read_as_a_placeholder() {
-    use threetone_webhooks::sample::{SAMPLE_ID, SAMPLE_TIMESTAMP, sample_template};
+    use threetone_webhooks::{SAMPLE_ID, SAMPLE_TIMESTAMP, sample_template};
     let now = Timestamp::from_unix_seconds(1_705_314_600).unwrap();
     let id = "q\"uote\\ @#$& é\n";
     for &event_type in EventType::ALL {
@@ -267,14 +294,24 @@ fn timestamps_format_from_unix_seconds() {
 #[test]
 fn call_id_is_found_in_every_event_that_names_a_call() {
     let now = Timestamp::from_unix_seconds(1_705_314_600).unwrap();
-    for &event_type in EventType::ALL {
-        let event =
-            parse_event(sample_event(event_type, &now, "q7").as_bytes(), &Options::default())
-                .unwrap();
-        let names_a_call =
-            !matches!(event_type, EventType::MaintenanceScheduled | EventType::QuotaExceeded)
-                && !matches!(event_type, EventType::AgentAvailable | EventType::AgentOffline);
-        assert_eq!(event.call_id(), names_a_call.then_some("call_q7"), "{event_type}");
+    let catalog = vectors("catalog.json");
+    let listed = catalog["event_types"].as_array().unwrap();
+    for (&event_type, listed) in EventType::ALL.iter().zip(listed) {
+        let body = sample_event(event_type, &now, "q7");
+        let event = parse_event(body.as_bytes(), &Options::default()).unwrap();
+        let validated = validate_event(body.as_bytes(), &Options::default()).unwrap();
+        // The call the sample names, as serde_json reads it.
+        let sent: Value = serde_json::from_str(&body).unwrap();
+        let call = sent["data"]["call_id"].as_str();
+        assert_eq!(event.call_id(), call, "{event_type}");
+        assert_eq!(validated.call_id(), call, "{event_type}");
+        if call.is_some() {
+            assert_eq!(call, Some("call_q7"), "{event_type}");
+            assert_eq!(
+                listed["call_id"], "call_id",
+                "{event_type}: the payload's #[role(call_id)]"
+            );
+        }
     }
     let unknown = br#"{"event":"x","timestamp":"2024-01-15T10:30:00Z","data":{"call_id":"c9"}}"#;
     assert_eq!(parse_event(unknown, &Options::default()).unwrap().call_id(), Some("c9"));

@@ -6,7 +6,7 @@
 //! types and the WIT ones. The component imports nothing (no WASI, no clock),
 //! so it runs in any component host. `cargo xtask component` builds it.
 
-use threetone_webhooks::{Error, Freshness, Options, PayloadError, ValidEvent, ValidationError};
+use threetone_webhooks::{Error, ErrorRecord, Freshness, Options, ValidEvent};
 
 use exports::threetone::webhooks::webhooks::{self as wit, Guest, GuestVerifier};
 
@@ -34,6 +34,8 @@ struct Verifier(threetone_webhooks::Verifier);
 
 impl Verifier {
     /// The resource handle for a verifier the core built, or its error.
+    // The WIT's error record, as the interface returns it.
+    #[allow(clippy::result_large_err)]
     fn handle(
         built: Result<threetone_webhooks::Verifier, threetone_webhooks::VerifyError>,
     ) -> Result<wit::Verifier, wit::Error> {
@@ -94,20 +96,15 @@ fn wit_event(event: &ValidEvent<'_>, body: &[u8]) -> wit::Event {
     }
 }
 
-/// The WIT error for any core error: its code, status, message and, for an
-/// invalid payload, the offending field.
+/// The WIT error for any core error: the core's [`ErrorRecord`], field by field.
 fn wit_error(error: impl Into<Error>) -> wit::Error {
-    let error = error.into();
-    let invalid_field = match &error {
-        Error::Payload(PayloadError::Invalid(ValidationError { path, expected })) => {
-            Some(wit::InvalidField { path: path.clone(), expected: expected.clone() })
+    let ErrorRecord { code, status, message, path, expected, found, .. } =
+        ErrorRecord::from(error.into());
+    let invalid_field = match (path, expected, found) {
+        (Some(path), Some(expected), Some(found)) => {
+            Some(wit::InvalidField { path, expected, found })
         }
         _ => None,
     };
-    wit::Error {
-        code: error.code().into(),
-        http_status: error.http_status(),
-        message: error.to_string(),
-        invalid_field,
-    }
+    wit::Error { code: code.as_str().into(), http_status: status, message, invalid_field }
 }

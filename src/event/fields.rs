@@ -15,7 +15,7 @@ use serde_json::Number;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::validate::{Kind, Shape};
+use super::shape::{Decoder, Kind, Shape};
 
 /// An RFC 3339 timestamp, kept exactly as sent.
 ///
@@ -107,6 +107,9 @@ impl schemars::JsonSchema for Timestamp {
 }
 
 /// A sentiment score in [-1, 1], kept as the number that was sent.
+///
+/// The range is decided on the number's decimal text, never on a rounded
+/// float, so every build agrees on it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(transparent)]
 pub struct SentimentScore(Number);
@@ -118,17 +121,11 @@ impl SentimentScore {
     }
 }
 
-impl<'de> Deserialize<'de> for SentimentScore {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let number = Number::deserialize(deserializer)?;
-        // The validator's rule, on the number's decimal text.
-        if crate::validate::literal_within_unit(
-            alloc::string::ToString::to_string(&number).as_bytes(),
-        ) {
-            Ok(Self(number))
-        } else {
-            Err(D::Error::custom(alloc::format!("expected a number in [-1, 1], found {number}")))
-        }
+impl Shape for SentimentScore {
+    const KIND: Kind = Kind::Score;
+
+    fn decode<'a, D: Decoder<'a>>(decoder: D) -> Result<Self, D::Error> {
+        decoder.score().map(Self)
     }
 }
 
@@ -142,25 +139,83 @@ impl schemars::JsonSchema for SentimentScore {
     }
 }
 
-/// Direction of a call. Documented values only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
-#[serde(rename_all = "snake_case")]
-pub enum Direction {
-    /// The customer called in.
-    Inbound,
-    /// The agent called out.
-    Outbound,
+/// Defines a closed enum: a variant per documented value, and nothing else
+/// accepted. The values are listed once, here: the validator's table, the
+/// build, serialization and the JSON Schema read them.
+macro_rules! closed_enum {
+    (
+        $(#[doc = $doc:literal])*
+        $name:ident { $($(#[doc = $variant_doc:literal])* $variant:ident = $value:literal,)+ }
+    ) => {
+        $(#[doc = $doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[doc = $variant_doc])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value, in the order of [`VALUES`](Self::VALUES).
+            const ALL: &'static [Self] = &[$(Self::$variant),+];
+            /// The wire names.
+            const VALUES: &'static [&'static str] = &[$($value),+];
+
+            /// The value as sent on the wire.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $value,)+
+                }
+            }
+        }
+
+        impl Shape for $name {
+            const KIND: Kind = Kind::OneOf(Self::VALUES);
+
+            fn decode<'a, D: Decoder<'a>>(decoder: D) -> Result<Self, D::Error> {
+                // An index into VALUES, which ALL follows.
+                decoder.one_of(Self::VALUES).map(|index| Self::ALL[index])
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
+        #[cfg(feature = "schema")]
+        impl schemars::JsonSchema for $name {
+            fn schema_name() -> alloc::borrow::Cow<'static, str> {
+                stringify!($name).into()
+            }
+            fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                // As schemars derives it for a unit enum: each value with its doc.
+                let values = [$(schemars::json_schema!({
+                    "const": $value,
+                    "description": doc(&[$($variant_doc),*]),
+                    "type": "string",
+                })),+];
+                schemars::json_schema!({ "description": doc(&[$($doc),*]), "oneOf": values })
+            }
+        }
+    };
 }
 
-impl Shape for Direction {
-    /// The wire names, as serde spells the variants (the payload vectors
-    /// hold both: the typed parse would fail if they differed).
-    const KIND: Kind = Kind::OneOf(&["inbound", "outbound"]);
+/// A doc comment's text, as schemars writes it into a description.
+#[cfg(feature = "schema")]
+fn doc(lines: &[&str]) -> String {
+    let lines: alloc::vec::Vec<&str> =
+        lines.iter().map(|line| line.strip_prefix(' ').unwrap_or(line)).collect();
+    String::from(lines.join("\n").trim())
 }
 
-impl Shape for SentimentScore {
-    const KIND: Kind = Kind::Score;
+closed_enum! {
+    /// Direction of a call. Documented values only.
+    Direction {
+        /// The customer called in.
+        Inbound = "inbound",
+        /// The agent called out.
+        Outbound = "outbound",
+    }
 }
 
 /// Defines an open enum: a variant per known value plus `Other(String)`.
@@ -190,6 +245,14 @@ macro_rules! open_enum {
 
         impl Shape for $name {
             const KIND: Kind = Kind::Text;
+
+            fn decode<'a, D: Decoder<'a>>(decoder: D) -> Result<Self, D::Error> {
+                let text = decoder.text()?;
+                Ok(match &*text {
+                    $($value => Self::$variant,)+
+                    _ => Self::Other(text.into_owned()),
+                })
+            }
         }
 
         impl From<String> for $name {
@@ -204,12 +267,6 @@ macro_rules! open_enum {
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
                 serializer.serialize_str(self.as_str())
-            }
-        }
-
-        impl<'de> Deserialize<'de> for $name {
-            fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-                String::deserialize(deserializer).map(Self::from)
             }
         }
 

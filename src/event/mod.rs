@@ -7,9 +7,15 @@
 //! An [`Event`] is lossless: fields it does not know (in the envelope or in a
 //! payload) are kept, an event type it does not know parses as
 //! [`EventData::Unknown`], and serializing it gives back every field.
+//!
+//! Each event type is one line of the `events!` table below and each payload
+//! one struct of `payloads.rs`: everything else about them (the validator's
+//! tables, the one-pass build, `call_id()`, the JSON Schema and TypeScript
+//! types, the lists in the docs and the tests) is generated from those.
 
 mod fields;
-mod payloads;
+pub(crate) mod payloads;
+mod shape;
 
 use alloc::string::String;
 
@@ -21,41 +27,28 @@ pub use fields::{
     CallSource, Direction, EndReason, EscalationReason, EscalationTrigger, ResolutionStatus,
     Sentiment, SentimentScore, Timestamp,
 };
-pub(crate) use payloads::Payload;
-pub use payloads::{
-    AgentStatus, CallEnded, CallStarted, CallTransferred, ConversationEnded, ConversationStarted,
-    EscalationTriggered, Extra, MaintenanceScheduled, QuotaExceeded, SentimentAnalysis,
-    SystemError,
-};
+use payloads::*;
+pub(crate) use shape::{Decoder, Field, Kind, ObjectDecoder, Shape};
 
 use crate::error::PayloadError;
-use crate::validate::{Kind, Shape};
 
-/// A payload typed from an object that passed validation. An optional field
-/// sent as `null` would deserialize to `None` and vanish on re-serialization,
-/// so nulls are set aside and kept with the unknown fields instead.
-fn payload<T: Payload>(value: Value) -> Result<T, PayloadError> {
-    let Value::Object(mut object) = value else {
-        return Err(PayloadError::invalid("$.data", "expected an object"));
-    };
-    let mut nulls = Map::new();
-    object.retain(|key, value| {
-        if value.is_null() {
-            nulls.insert(key.clone(), Value::Null);
-        }
-        !value.is_null()
-    });
-    let mut payload =
-        T::deserialize(Value::Object(object)).map_err(|error| invalid_data(&error))?;
-    payload.extra_mut().extend(nulls);
-    Ok(payload)
-}
+/// The envelope, the one description of it: `event` (the type's name),
+/// `timestamp` (RFC 3339) and `data` (the payload, which only an event of a
+/// type this version does not know may leave out). The validator walks these
+/// fields, [`Event`] serializes them, the JSON Schema lists them.
+pub(crate) static ENVELOPE: [Field; 3] = [
+    Field { name: "event", kind: Kind::Text, required: true, call_id: false },
+    Field { name: "timestamp", kind: Kind::Timestamp, required: true, call_id: false },
+    // Its kind is the payload's, by the event type.
+    Field { name: "data", kind: Kind::Unknown, required: true, call_id: false },
+];
+/// Indexes of [`ENVELOPE`].
+pub(crate) const EVENT: usize = 0;
+pub(crate) const TIMESTAMP: usize = 1;
+pub(crate) const DATA: usize = 2;
 
-/// Validation and the payload types agree, so this is not expected; it is
-/// still an error, never a panic.
-fn invalid_data(error: &serde_json::Error) -> PayloadError {
-    PayloadError::invalid("$.data", alloc::string::ToString::to_string(error))
-}
+/// The key of an unknown event's `data` that names its call, when a string.
+pub(crate) const UNKNOWN_CALL_ID: &str = "call_id";
 
 /// One table of the event types: name on the wire, variant and payload type.
 macro_rules! events {
@@ -82,6 +75,14 @@ macro_rules! events {
                 match name {
                     $($name => Some(Self::$variant),)+
                     _ => None,
+                }
+            }
+
+            /// The fields of this type's `data`.
+            #[cfg(feature = "schema")]
+            pub(crate) fn payload_fields(self) -> &'static [Field] {
+                match self {
+                    $(Self::$variant => <$payload>::FIELDS,)+
                 }
             }
 
@@ -143,21 +144,31 @@ macro_rules! events {
                 }
             }
 
-            /// Types `data`, which validation has already checked.
-            fn build(event: String, data: Option<Value>) -> Result<Self, PayloadError> {
-                let Some(event_type) = EventType::from_name(&event) else {
-                    return Ok(Self::Unknown { event, data });
-                };
-                let data = data.unwrap_or_default();
+            /// The call this event concerns, when it names one (for logs and
+            /// routing): the payload's `#[role(call_id)]` field, or an unknown
+            /// event's string `data.call_id`.
+            pub fn call_id(&self) -> Option<&str> {
+                match self {
+                    $(Self::$variant(data) => data.call_id(),)+
+                    Self::Unknown { data, .. } => data.as_ref()?.get(UNKNOWN_CALL_ID)?.as_str(),
+                }
+            }
+
+            /// Builds the payload of a known `event_type` from its `data`.
+            pub(crate) fn decode<'a, D: Decoder<'a>>(
+                event_type: EventType,
+                data: D,
+            ) -> Result<Self, D::Error> {
                 Ok(match event_type {
-                    $(EventType::$variant => Self::$variant(payload(data)?),)+
+                    $(EventType::$variant => Self::$variant(<$payload as Shape>::decode(data)?),)+
                 })
             }
 
             fn serialize_into<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+                let data = ENVELOPE[DATA].name;
                 match self {
-                    $(Self::$variant(data) => map.serialize_entry("data", data),)+
-                    Self::Unknown { data: Some(data), .. } => map.serialize_entry("data", data),
+                    $(Self::$variant(payload) => map.serialize_entry(data, payload),)+
+                    Self::Unknown { data: Some(value), .. } => map.serialize_entry(data, value),
                     Self::Unknown { data: None, .. } => Ok(()),
                 }
             }
@@ -190,26 +201,6 @@ events! {
     MaintenanceScheduled(MaintenanceScheduled) = "maintenance_scheduled",
     /// `quota_exceeded`: an account went over a quota.
     QuotaExceeded(QuotaExceeded) = "quota_exceeded",
-}
-
-impl EventData {
-    /// The call this event concerns, when it names one (for logs and routing).
-    pub fn call_id(&self) -> Option<&str> {
-        match self {
-            Self::CallStarted(data) => Some(&data.call_id),
-            Self::CallEnded(data) => Some(&data.call_id),
-            Self::ConversationEnded(data) => Some(&data.call_id),
-            Self::EscalationTriggered(data) => Some(&data.call_id),
-            Self::CallTransferred(data) => data.call_id.as_deref(),
-            Self::AgentAvailable(data) | Self::AgentBusy(data) | Self::AgentOffline(data) => {
-                data.call_id.as_deref()
-            }
-            Self::ConversationStarted(data) => data.call_id.as_deref(),
-            Self::SystemError(data) => data.call_id.as_deref(),
-            Self::MaintenanceScheduled(_) | Self::QuotaExceeded(_) => None,
-            Self::Unknown { data, .. } => data.as_ref()?.get("call_id")?.as_str(),
-        }
-    }
 }
 
 impl core::fmt::Display for EventType {
@@ -246,40 +237,21 @@ impl Event {
     }
 
     /// Builds an event from parsed JSON, checking every field's shape as
-    /// [`parse_event`](crate::parse_event) does (it validates the JSON text).
+    /// [`parse_event`](crate::parse_event) does (it reads the value's JSON text).
     ///
     /// # Errors
     /// [`PayloadError::Invalid`] with the JSON path of the first bad field.
     pub fn from_value(value: Value) -> Result<Self, PayloadError> {
-        let body = serde_json::to_vec(&value).map_err(|error| invalid_data(&error))?;
-        crate::validate_event(&body, &crate::Options::default())?;
-        Self::build(value)
-    }
-
-    /// Types a value whose JSON text passed validation.
-    pub(crate) fn build(value: Value) -> Result<Self, PayloadError> {
-        let Value::Object(mut envelope) = value else {
-            return Err(PayloadError::invalid("$", "expected an object"));
-        };
-        let event = envelope.remove("event");
-        let timestamp = envelope.remove("timestamp");
-        let (Some(Value::String(event)), Some(Value::String(timestamp))) = (event, timestamp)
-        else {
-            return Err(PayloadError::invalid("$", "expected `event` and `timestamp` strings"));
-        };
-        let timestamp = Timestamp::parse(timestamp).ok_or_else(|| {
-            PayloadError::invalid("$.timestamp", "expected an RFC 3339 timestamp")
-        })?;
-        let data = EventData::build(event, envelope.remove("data"))?;
-        Ok(Self { timestamp, data, extra: envelope })
+        let body = alloc::string::ToString::to_string(&value);
+        crate::parse_event(body.as_bytes(), &crate::Options::default())
     }
 }
 
 impl Serialize for Event {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("event", self.event_name())?;
-        map.serialize_entry("timestamp", &self.timestamp)?;
+        map.serialize_entry(ENVELOPE[EVENT].name, self.event_name())?;
+        map.serialize_entry(ENVELOPE[TIMESTAMP].name, &self.timestamp)?;
         self.data.serialize_into(&mut map)?;
         for (key, value) in &self.extra {
             map.serialize_entry(key, value)?;
@@ -288,6 +260,7 @@ impl Serialize for Event {
     }
 }
 
+/// Through [`parse_event`](crate::parse_event): the same checks, the same errors.
 impl<'de> Deserialize<'de> for Event {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;

@@ -1,8 +1,8 @@
-//! The `data` object of each event type.
+//! The `data` object of each event type: the one description of each payload.
 //!
-//! The four payloads that ThreeTone documents (`call_started`, `call_ended`,
+//! The payloads that ThreeTone documents (`call_started`, `call_ended`,
 //! `conversation_ended`, `escalation_triggered`) are typed as documented:
-//! every field shown is required with the JSON type shown. The other eight are
+//! every field shown is required with the JSON type shown. The others are
 //! undocumented, so their fields (named after what the event implies) are
 //! optional and only their JSON types are checked.
 //!
@@ -12,38 +12,76 @@
 use alloc::string::String;
 use alloc::vec::Vec;
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Map, Number, Value};
-
-use crate::validate::{Field, Kind, Shape};
 
 use super::fields::{
     CallSource, Direction, EndReason, EscalationReason, EscalationTrigger, ResolutionStatus,
     Sentiment, SentimentScore,
 };
+use super::shape::{Decoder, Field, Kind, ObjectDecoder, Shape};
 
 /// Fields a payload does not know, kept as sent.
 pub type Extra = Map<String, Value>;
 
-/// A payload whose unknown fields live in `extra`.
-pub(crate) trait Payload: serde::de::DeserializeOwned {
-    fn extra_mut(&mut self) -> &mut Extra;
+/// The call a payload concerns, from the field marked `#[role(call_id)]`.
+pub(crate) trait CallId {
+    fn call_id(&self) -> Option<&str>;
 }
 
-/// Defines each payload struct with its `extra` map, and derives from the
-/// field types the table the validator checks bodies against ([`Shape`]).
+/// The value of a `#[role(call_id)]` field: a string, or an optional one.
+trait CallIdField {
+    fn get(&self) -> Option<&str>;
+}
+
+impl CallIdField for String {
+    fn get(&self) -> Option<&str> {
+        Some(self)
+    }
+}
+
+impl CallIdField for Option<String> {
+    fn get(&self) -> Option<&str> {
+        self.as_deref()
+    }
+}
+
+/// A field's role, as `#[role(...)]` names it: only `call_id` is one.
+macro_rules! role {
+    (call_id, $value:expr) => {
+        return CallIdField::get(&$value)
+    };
+    (is_call_id, call_id) => {
+        true
+    };
+}
+
+/// Defines each payload struct with its `extra` map, and from its fields:
+/// the table the validator checks bodies against ([`Shape`]), the one-pass
+/// build of the struct from the body, the serde attributes (an absent
+/// optional field is left out) and [`CallId`] from the field marked
+/// `#[role(call_id)]`. Which fields are required is read off their types
+/// (`Option` makes one optional).
 macro_rules! payloads {
     ($(
         $(#[$meta:meta])*
         pub struct $name:ident {
-            $($(#[$field_meta:meta])* pub $field:ident: $type:ty,)+
+            $(
+                $(#[doc = $doc:literal])*
+                $(#[role($role:ident)])?
+                pub $field:ident: $type:ty,
+            )+
         }
     )+) => {$(
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, PartialEq, Serialize)]
         #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
         pub struct $name {
-            $($(#[$field_meta])* pub $field: $type,)+
+            $(
+                $(#[doc = $doc])*
+                #[serde(skip_serializing_if = "Shape::is_absent")]
+                pub $field: $type,
+            )+
             /// Fields not listed above.
             #[serde(flatten)]
             pub extra: Extra,
@@ -52,17 +90,43 @@ macro_rules! payloads {
         // The validator marks the fields it has seen in a u64.
         const _: () = assert!([$(stringify!($field)),+].len() < 64);
 
-        impl Shape for $name {
-            const KIND: Kind = Kind::Fields(&[$(Field {
-                name: stringify!($field),
-                kind: <$type as Shape>::KIND,
-                required: <$type as Shape>::REQUIRED,
-            },)+]);
+        impl $name {
+            /// The field table.
+            pub(crate) const FIELDS: &'static [Field] = &[$(Field::of::<$type>(
+                stringify!($field),
+                false $(|| role!(is_call_id, $role))?,
+            ),)+];
         }
 
-        impl Payload for $name {
-            fn extra_mut(&mut self) -> &mut Extra {
-                &mut self.extra
+        impl Shape for $name {
+            const KIND: Kind = Kind::Fields(Self::FIELDS);
+
+            fn decode<'a, D: Decoder<'a>>(decoder: D) -> Result<Self, D::Error> {
+                #[allow(non_camel_case_types)]
+                enum Index { $($field,)+ }
+                let mut object = decoder.fields(Self::FIELDS)?;
+                let mut extra = Extra::new();
+                $(let mut $field: Option<$type> = None;)+
+                while let Some(index) = object.next(&mut extra)? {
+                    $(if index == Index::$field as usize {
+                        $field = Some(object.value()?);
+                    })+
+                }
+                Ok(Self {
+                    $($field: match $field.or_else(<$type as Shape>::absent) {
+                        Some(value) => value,
+                        None => return Err(object.missing(Index::$field as usize)),
+                    },)+
+                    extra,
+                })
+            }
+        }
+
+        impl CallId for $name {
+            #[allow(unreachable_code)]
+            fn call_id(&self) -> Option<&str> {
+                $($(role!($role, self.$field);)?)+
+                None
             }
         }
     )+};
@@ -72,6 +136,7 @@ payloads! {
     /// `call_started`: a call began. Documented.
     pub struct CallStarted {
         /// Call identifier, e.g. `call_abc123`.
+        #[role(call_id)]
         pub call_id: String,
         /// The number that was called.
         pub phone_number: String,
@@ -90,6 +155,7 @@ payloads! {
     /// `call_ended`: a call completed. Documented.
     pub struct CallEnded {
         /// Call identifier.
+        #[role(call_id)]
         pub call_id: String,
         /// Length of the call in whole seconds.
         pub duration_seconds: u64,
@@ -111,19 +177,15 @@ payloads! {
     #[derive(Default)]
     pub struct CallTransferred {
         /// Call identifier.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[role(call_id)]
         pub call_id: Option<String>,
         /// Agent the call left.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub from_agent_id: Option<String>,
         /// Agent the call went to.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub to_agent_id: Option<String>,
         /// Queue the call went to.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub target_queue: Option<String>,
         /// Why it was transferred.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub transfer_reason: Option<String>,
     }
 
@@ -131,22 +193,17 @@ payloads! {
     #[derive(Default)]
     pub struct AgentStatus {
         /// Agent identifier.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub agent_id: Option<String>,
         /// Agent display name.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub agent_name: Option<String>,
         /// Status before the change.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub previous_status: Option<String>,
         /// Call that made the agent busy.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[role(call_id)]
         pub call_id: Option<String>,
         /// Why the status changed.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub reason: Option<String>,
         /// Queues the agent serves.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub queues: Option<Vec<String>>,
     }
 
@@ -154,16 +211,13 @@ payloads! {
     #[derive(Default)]
     pub struct ConversationStarted {
         /// Conversation identifier.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub conversation_id: Option<String>,
         /// Call the conversation belongs to.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[role(call_id)]
         pub call_id: Option<String>,
         /// Agent holding the conversation.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub agent_id: Option<String>,
         /// Language of the conversation.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub language: Option<String>,
     }
 
@@ -172,6 +226,7 @@ payloads! {
         /// Conversation identifier, e.g. `conv_xyz789`.
         pub conversation_id: String,
         /// Call the conversation belongs to.
+        #[role(call_id)]
         pub call_id: String,
         /// Agent that held the conversation.
         pub agent_id: String,
@@ -198,6 +253,7 @@ payloads! {
     /// `escalation_triggered`: a conversation was escalated. Documented.
     pub struct EscalationTriggered {
         /// Call identifier.
+        #[role(call_id)]
         pub call_id: String,
         /// Conversation identifier.
         pub conversation_id: String,
@@ -219,19 +275,15 @@ payloads! {
     #[derive(Default)]
     pub struct SystemError {
         /// Machine-readable error code.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub error_code: Option<String>,
         /// Human-readable message.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub error_message: Option<String>,
         /// Severity, e.g. `critical`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub severity: Option<String>,
         /// Affected component.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub component: Option<String>,
         /// Affected call, if any.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[role(call_id)]
         pub call_id: Option<String>,
     }
 
@@ -239,19 +291,14 @@ payloads! {
     #[derive(Default)]
     pub struct MaintenanceScheduled {
         /// Maintenance identifier.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub maintenance_id: Option<String>,
         /// Start of the window (a timestamp string, format not documented).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub start_time: Option<String>,
         /// End of the window (a timestamp string, format not documented).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub end_time: Option<String>,
         /// What will happen.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub description: Option<String>,
         /// Services affected.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub affected_services: Option<Vec<String>>,
     }
 
@@ -259,19 +306,14 @@ payloads! {
     #[derive(Default)]
     pub struct QuotaExceeded {
         /// Which quota, e.g. `monthly_minutes`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub quota_type: Option<String>,
         /// The quota.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub limit: Option<Number>,
         /// Usage that went over it.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub current_usage: Option<Number>,
         /// Period the quota covers, e.g. `monthly`.
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub period: Option<String>,
         /// When the quota resets (a timestamp string, format not documented).
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         pub reset_at: Option<String>,
     }
 }

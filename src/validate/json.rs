@@ -24,6 +24,8 @@ use alloc::borrow::Cow;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use serde_json::{Map, Value};
+
 /// The deepest nesting of arrays and objects, serde_json's recursion limit.
 pub(crate) const MAX_DEPTH: usize = 127;
 
@@ -49,7 +51,7 @@ impl SyntaxError {
 #[derive(Clone, Copy)]
 pub(crate) enum Token<'a> {
     Null,
-    Bool,
+    Bool(bool),
     Number(Number<'a>),
     String(Text<'a>),
     Array,
@@ -82,7 +84,7 @@ impl Number<'_> {
 
 /// Whether a JSON number literal (`-? int (. frac)? ([eE] [+-]? exp)?`, as
 /// the reader checked it) has a magnitude of at most 1, by its digits.
-pub(crate) fn literal_within_unit(literal: &[u8]) -> bool {
+fn literal_within_unit(literal: &[u8]) -> bool {
     let unsigned = literal.strip_prefix(b"-").unwrap_or(literal);
     let (mantissa, exponent) = match unsigned.iter().position(|&byte| matches!(byte, b'e' | b'E')) {
         Some(at) => (&unsigned[..at], &unsigned[at + 1..]),
@@ -236,8 +238,8 @@ impl<'a> Reader<'a> {
             Some(b'-' | b'0'..=b'9') => self.number().map(Token::Number),
             Some(b'{') => self.open().map(|()| Token::Object),
             Some(b'[') => self.open().map(|()| Token::Array),
-            Some(b't') => self.word(b"true").map(|()| Token::Bool),
-            Some(b'f') => self.word(b"false").map(|()| Token::Bool),
+            Some(b't') => self.word(b"true").map(|()| Token::Bool(true)),
+            Some(b'f') => self.word(b"false").map(|()| Token::Bool(false)),
             Some(b'n') => self.word(b"null").map(|()| Token::Null),
             _ => self.error(),
         }
@@ -284,6 +286,69 @@ impl<'a> Reader<'a> {
         }
         self.at += 1;
         Ok(Some(key))
+    }
+
+    /// Reads the next value if it is `null`: whether it was.
+    pub(crate) fn null(&mut self) -> Result<bool, SyntaxError> {
+        if self.peek_token() != Some(b'n') {
+            return Ok(false);
+        }
+        self.word(b"null").map(|()| true)
+    }
+
+    /// Reads the next value whole, as serde_json's `Value` (the unknown
+    /// fields an [`Event`] keeps).
+    pub(crate) fn value(&mut self) -> Result<Value, SyntaxError> {
+        let token = self.token()?;
+        self.value_of(token)
+    }
+
+    /// The whole value that `token` starts.
+    pub(crate) fn value_of(&mut self, token: Token<'a>) -> Result<Value, SyntaxError> {
+        Ok(match token {
+            Token::Null => Value::Null,
+            Token::Bool(value) => Value::Bool(value),
+            Token::Number(number) => Value::Number(self.number_value(number)?),
+            Token::String(text) => Value::String(text.decode().into_owned()),
+            Token::Array => {
+                let mut elements = Vec::new();
+                while self.next_element(elements.len())? {
+                    elements.push(self.value()?);
+                }
+                Value::Array(elements)
+            }
+            Token::Object => Value::Object(self.members()?),
+        })
+    }
+
+    /// The members of the object whose `{` was read, as serde_json's `Map`.
+    pub(crate) fn members(&mut self) -> Result<Map<String, Value>, SyntaxError> {
+        let mut members = Map::new();
+        let mut index = 0;
+        while let Some(key) = self.next_key(index)? {
+            let value = self.value()?;
+            // A repeated key keeps its last value, as in serde_json.
+            members.insert(key.decode().into_owned(), value);
+            index += 1;
+        }
+        Ok(members)
+    }
+
+    /// A number's value, as serde_json gives it.
+    pub(crate) fn number_value(
+        &self,
+        number: Number<'_>,
+    ) -> Result<serde_json::Number, SyntaxError> {
+        match number {
+            Number::Unsigned(value) => Ok(value.into()),
+            Number::Negative(value) => Ok(value.into()),
+            // The reader let through only literals serde_json reads (none
+            // that overflows), so this is serde_json's own value of it.
+            Number::Float(literal) => core::str::from_utf8(literal)
+                .ok()
+                .and_then(|text| text.parse().ok())
+                .ok_or(SyntaxError { offset: self.at }),
+        }
     }
 
     /// Skips the next value.

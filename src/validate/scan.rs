@@ -1,21 +1,31 @@
-//! The validator: one pass over the body with the [`json`](super::json)
-//! reader, checking every field against its [`Kind`] without building any
-//! value. Fields nobody describes are skimmed, not copied: whoever needs the
-//! event parses the same bytes (a `JSON.parse` in JS, [`crate::Event`] in
-//! Rust) and keeps them.
+//! The walk over a body: one pass with the [`json`](super::json) reader,
+//! checking every field against its [`Kind`] with its JSON path.
 //!
-//! A key the validator checks must appear once: with duplicates, parsers
+//! Two uses share it, so they cannot disagree on what a body means:
+//! validation ([`validate`]) checks each value and builds nothing (fields
+//! nobody describes are skimmed, not copied: whoever needs the event parses
+//! the same bytes, a `JSON.parse` in JS); parsing ([`parse`]) builds the
+//! typed [`Event`] as it checks, each value through its type's
+//! [`Shape::decode`] and the [`Decoder`] the walk implements. The envelope,
+//! the null rule, duplicate and missing fields are decided here once.
+//!
+//! A key the walk checks must appear once: with duplicates, parsers
 //! disagree on which value counts (the first or the last), and the body would
 //! mean one thing here and another to the application.
 
 use alloc::borrow::Cow;
-use alloc::string::ToString;
+use alloc::string::{String, ToString};
+use alloc::vec::Vec;
 use core::fmt;
 
-use super::json::{Number, Reader, SyntaxError, Token};
-use super::shape::{Field, Kind};
-use crate::error::{PayloadError, Quoted};
-use crate::event::{EventType, Timestamp};
+use serde_json::{Map, Value};
+
+use super::json::{Number, Reader, SyntaxError, Text, Token};
+use crate::error::{PayloadError, Quoted, ValidationError};
+use crate::event::{
+    DATA, Decoder, ENVELOPE, EVENT, Event, EventData, EventType, Field, Kind, ObjectDecoder, Shape,
+    TIMESTAMP, Timestamp, UNKNOWN_CALL_ID,
+};
 
 /// The envelope of a body that passed validation, borrowed from it.
 pub(crate) struct Envelope<'a> {
@@ -26,12 +36,33 @@ pub(crate) struct Envelope<'a> {
 }
 
 /// Checks `body` against the envelope and its event type's payload.
+pub(crate) fn validate(body: &[u8]) -> Result<Envelope<'_>, PayloadError> {
+    let (name, event_type, timestamp, call_id) = walk(body, &mut Validation)?;
+    Ok(Envelope { name, event_type, timestamp, call_id: call_id.flatten().map(Text::decode) })
+}
+
+/// Checks `body` as [`validate`] does, building the event on the way.
+pub(crate) fn parse(body: &[u8]) -> Result<Event, PayloadError> {
+    let mut parsing = Parsing { extra: Map::new() };
+    let (name, _, timestamp, data) = walk(body, &mut parsing)?;
+    let data = data.unwrap_or_else(|| EventData::Unknown { event: name.into_owned(), data: None });
+    Ok(Event { timestamp, data, extra: parsing.extra })
+}
+
+/// What an envelope walk yields: the name, its type, the timestamp and what
+/// the visitor made of `data` (nothing when an unknown event has none).
+type Walked<'a, T> = (Cow<'a, str>, Option<EventType>, Timestamp, T);
+
+/// Walks `body` with `visitor`.
 ///
 /// Errors rank as a full parse would report them: a body that is not UTF-8
 /// JSON is `invalid_json` even when a field before the broken part is wrong.
-pub(crate) fn scan(body: &[u8]) -> Result<Envelope<'_>, PayloadError> {
+fn walk<'a, V: Visitor<'a>>(
+    body: &'a [u8],
+    visitor: &mut V,
+) -> Result<Walked<'a, Option<V::Data>>, PayloadError> {
     let mut reader = Reader::new(body);
-    let walked = envelope(&mut reader).and_then(|envelope| {
+    let walked = envelope(&mut reader, visitor).and_then(|envelope| {
         reader.end()?;
         Ok(envelope)
     });
@@ -42,7 +73,7 @@ pub(crate) fn scan(body: &[u8]) -> Result<Envelope<'_>, PayloadError> {
             Stop::Shape(invalid) => {
                 let mut rest = Reader::new(body);
                 match rest.skip().and_then(|()| rest.end()) {
-                    Ok(()) => return invalid,
+                    Ok(()) => return PayloadError::Invalid(invalid),
                     Err(error) => error,
                 }
             }
@@ -89,11 +120,11 @@ impl fmt::Display for Path<'_> {
 }
 
 /// Why the walk stopped.
-enum Stop {
+pub(crate) enum Stop {
     /// The body is not JSON.
     Syntax(SyntaxError),
     /// A value does not have the shape its field needs.
-    Shape(PayloadError),
+    Shape(ValidationError),
 }
 
 impl From<SyntaxError> for Stop {
@@ -105,15 +136,27 @@ impl From<SyntaxError> for Stop {
 /// The shape error for the value at `path`.
 #[cold]
 #[inline(never)]
-fn fail(path: &Path<'_>, expected: impl fmt::Display) -> Stop {
-    Stop::Shape(PayloadError::invalid(path.to_string(), expected.to_string()))
+fn fail(path: &Path<'_>, expected: &dyn fmt::Display, found: &dyn fmt::Display) -> Stop {
+    Stop::Shape(ValidationError {
+        path: path.to_string(),
+        expected: expected.to_string(),
+        found: found.to_string(),
+    })
+}
+
+/// The error for a required field that is not there.
+#[cold]
+#[inline(never)]
+fn missing(object: &Path<'_>, field: &Field) -> Stop {
+    let expected = format_args!("{} (a required field)", field.kind);
+    fail(&object.child(Segment::Key(field.name)), &expected, &"nothing")
 }
 
 /// The value found where another was expected, for error messages.
 ///
 /// Not serde's `Unexpected`: its `Display` writes floats out, which links
-/// core's float formatting (about 12 KB of Wasm); the path already points at
-/// the value.
+/// core's float formatting (BENCHMARKS.md, "Figures the code refers to");
+/// the path already points at the value.
 enum Found<'a> {
     Null,
     Flag,
@@ -140,24 +183,21 @@ impl fmt::Display for Found<'_> {
     }
 }
 
-/// Checks one value against `kind`. Yields the value when it is a string to
-/// capture (the `call_id` a receiver logs and routes by).
-struct ValueCheck<'p> {
+/// One value to read, at its place in the body.
+struct Walk<'r, 'a, 'p> {
+    reader: &'r mut Reader<'a>,
     path: Path<'p>,
-    kind: &'static Kind,
-    nullable: bool,
-    capture: bool,
 }
 
-impl ValueCheck<'_> {
-    /// The error for a value this check does not accept.
+impl<'r, 'a, 'p> Walk<'r, 'a, 'p> {
+    /// The error for a value (starting with `token`) that is not of `kind`.
     #[cold]
     #[inline(never)]
-    fn reject(&self, token: Token<'_>) -> Stop {
+    fn reject(&self, kind: &Kind, token: Token<'_>) -> Stop {
         let text;
         let found = match token {
             Token::Null => Found::Null,
-            Token::Bool => Found::Flag,
+            Token::Bool(_) => Found::Flag,
             Token::Number(Number::Unsigned(value)) => Found::Unsigned(value),
             Token::Number(Number::Negative(value)) => Found::Signed(value),
             Token::Number(Number::Float(_)) => Found::Float,
@@ -168,235 +208,428 @@ impl ValueCheck<'_> {
             Token::Array => Found::Array,
             Token::Object => Found::Object,
         };
-        fail(&self.path, format_args!("expected {}, found {found}", self.kind))
+        fail(&self.path, kind, &found)
     }
 
-    /// Reads the next value and checks it.
-    fn check<'a>(&self, reader: &mut Reader<'a>) -> Result<Option<Cow<'a, str>>, Stop> {
-        let token = reader.token()?;
-        let accepted = match token {
-            Token::Null => self.nullable,
-            Token::Bool => matches!(self.kind, Kind::Flag),
-            Token::Number(number) => self.number(number),
-            Token::String(text) => match self.kind {
-                Kind::Text => true,
-                Kind::OneOf(values) => values.iter().any(|value| text.is(value)),
-                _ => false,
-            },
-            Token::Array => return self.array(reader),
-            Token::Object => return self.object(reader),
-        };
-        if !accepted && !matches!(self.kind, Kind::Any) {
-            return Err(self.reject(token));
-        }
-        Ok(match token {
-            Token::String(text) if self.capture => Some(text.decode()),
-            _ => None,
-        })
-    }
+    // The reading of each kind, which validation and parsing both call.
 
-    fn number(&self, number: Number<'_>) -> bool {
-        match self.kind {
-            Kind::Number => true,
-            Kind::Count => matches!(number, Number::Unsigned(_)),
-            Kind::Score => number.within_unit(),
-            _ => false,
+    fn read_text(&mut self) -> Result<Text<'a>, Stop> {
+        match self.reader.token()? {
+            Token::String(text) => Ok(text),
+            other => Err(self.reject(&Kind::Text, other)),
         }
     }
 
-    fn array(&self, reader: &mut Reader<'_>) -> Result<Option<Cow<'static, str>>, Stop> {
-        match self.kind {
-            Kind::TextList => {
-                let mut index = 0;
-                while reader.next_element(index)? {
-                    let element = ValueCheck {
-                        path: self.path.child(Segment::Index(index)),
-                        kind: &Kind::Text,
-                        nullable: false,
-                        capture: false,
-                    };
-                    element.check(reader)?;
-                    index += 1;
-                }
+    fn read_one_of(&mut self, values: &'static [&'static str]) -> Result<usize, Stop> {
+        let token = self.reader.token()?;
+        if let Token::String(text) = token
+            && let Some(index) = values.iter().position(|value| text.is(value))
+        {
+            return Ok(index);
+        }
+        Err(self.reject(&Kind::OneOf(values), token))
+    }
+
+    fn read_timestamp(&mut self) -> Result<Timestamp, Stop> {
+        let token = self.reader.token()?;
+        if let Token::String(text) = token
+            && let Some(timestamp) = Timestamp::parse(text.decode())
+        {
+            return Ok(timestamp);
+        }
+        Err(self.reject(&Kind::Timestamp, token))
+    }
+
+    fn read_count(&mut self) -> Result<u64, Stop> {
+        match self.reader.token()? {
+            Token::Number(Number::Unsigned(value)) => Ok(value),
+            other => Err(self.reject(&Kind::Count, other)),
+        }
+    }
+
+    fn read_number(&mut self) -> Result<Number<'a>, Stop> {
+        match self.reader.token()? {
+            Token::Number(number) => Ok(number),
+            other => Err(self.reject(&Kind::Number, other)),
+        }
+    }
+
+    fn read_score(&mut self) -> Result<Number<'a>, Stop> {
+        match self.reader.token()? {
+            Token::Number(number) if number.within_unit() => Ok(number),
+            other => Err(self.reject(&Kind::Score, other)),
+        }
+    }
+
+    fn read_flag(&mut self) -> Result<bool, Stop> {
+        match self.reader.token()? {
+            Token::Bool(value) => Ok(value),
+            other => Err(self.reject(&Kind::Flag, other)),
+        }
+    }
+
+    /// An array of strings, each handed to `each`.
+    fn read_text_list(&mut self, mut each: impl FnMut(Text<'a>)) -> Result<(), Stop> {
+        match self.reader.token()? {
+            Token::Array => {}
+            other => return Err(self.reject(&Kind::TextList, other)),
+        }
+        let mut index = 0;
+        while self.reader.next_element(index)? {
+            let path = self.path.child(Segment::Index(index));
+            each(Walk { reader: &mut *self.reader, path }.read_text()?);
+            index += 1;
+        }
+        Ok(())
+    }
+
+    /// The opening `{` of an object of `kind` (any object, or one with fields).
+    fn read_object_start(&mut self, kind: &Kind) -> Result<(), Stop> {
+        match self.reader.token()? {
+            Token::Object => Ok(()),
+            other => Err(self.reject(kind, other)),
+        }
+    }
+
+    /// The members of an object described by `fields`, its `{` read.
+    fn members(self, fields: &'static [Field]) -> Members<'r, 'a, 'p> {
+        Members { reader: self.reader, path: self.path, fields, present: 0, read: 0, current: 0 }
+    }
+
+    /// Checks the value against `kind`, building nothing. Yields the string
+    /// a `call_id` would be: the value itself when a string, or the
+    /// `call_id` of an object with fields.
+    fn check(mut self, kind: &'static Kind) -> Result<Option<Text<'a>>, Stop> {
+        match kind {
+            Kind::Text => return self.read_text().map(Some),
+            Kind::OneOf(values) => drop(self.read_one_of(values)?),
+            Kind::Timestamp => drop(self.read_timestamp()?),
+            Kind::Count => drop(self.read_count()?),
+            Kind::Number => drop(self.read_number()?),
+            Kind::Score => drop(self.read_score()?),
+            Kind::Flag => drop(self.read_flag()?),
+            Kind::TextList => self.read_text_list(drop)?,
+            Kind::Object => {
+                self.read_object_start(kind)?;
+                self.reader.skip_rest(&Token::Object)?;
             }
-            Kind::Any => reader.skip_rest(&Token::Array)?,
-            _ => return Err(self.reject(Token::Array)),
+            Kind::Any => match self.reader.token()? {
+                Token::String(text) => return Ok(Some(text)),
+                other => self.reader.skip_rest(&other)?,
+            },
+            Kind::Unknown => match self.reader.token()? {
+                Token::Object => return self.members(UNKNOWN_FIELDS).check(),
+                other => self.reader.skip_rest(&other)?,
+            },
+            Kind::Fields(fields) => {
+                self.read_object_start(kind)?;
+                return self.members(fields).check();
+            }
         }
         Ok(None)
     }
 
-    fn object<'a>(&self, reader: &mut Reader<'a>) -> Result<Option<Cow<'a, str>>, Stop> {
-        match self.kind {
-            Kind::Fields(fields) => self.fields(reader, fields),
-            Kind::Any => self.fields(reader, ANY_FIELDS),
-            Kind::Object => {
-                reader.skip_rest(&Token::Object)?;
-                Ok(None)
+    /// An unknown event's `data`, built as [`Kind::Unknown`] checks it.
+    fn unknown(self) -> Result<Value, Stop> {
+        match self.reader.token()? {
+            Token::Object => {
+                let mut data = Map::new();
+                let mut members = self.members(UNKNOWN_FIELDS);
+                while let Some(index) = members.next_member(&mut data)? {
+                    let value = members.reader.value()?;
+                    data.insert(UNKNOWN_FIELDS[index].name.into(), value);
+                }
+                Ok(Value::Object(data))
             }
-            _ => Err(self.reject(Token::Object)),
+            other => Ok(self.reader.value_of(other)?),
         }
     }
+}
 
-    /// Checks each member of an object against `fields`; yields its `call_id`.
-    fn fields<'a>(
-        &self,
-        reader: &mut Reader<'a>,
-        fields: &'static [Field],
-    ) -> Result<Option<Cow<'a, str>>, Stop> {
-        let mut present = 0_u64; // bit i: fields[i] was seen (payloads! asserts < 64 fields)
-        let mut call_id = None;
-        let mut members = 0;
-        while let Some(index) = next_field(reader, &mut members, fields)? {
-            let field = &fields[index];
-            let path = self.path.child(Segment::Key(field.name));
-            if present & (1 << index) != 0 {
-                return Err(fail(&path, "each field once, found a duplicate"));
-            }
-            present |= 1 << index;
-            let check = ValueCheck {
-                path,
-                kind: &field.kind,
-                nullable: !field.required,
-                capture: field.name == "call_id",
+/// The fields of an unknown event's `data` the walk looks at: a string
+/// `call_id` is picked up for logs (and, as any described key, must appear once).
+static UNKNOWN_FIELDS: &[Field] =
+    &[Field { name: UNKNOWN_CALL_ID, kind: Kind::Any, required: false, call_id: true }];
+
+/// The typed build reads its values here: each method is the reading of its
+/// kind above (the one validation uses), then the value kept.
+impl<'r, 'a, 'p> Decoder<'a> for Walk<'r, 'a, 'p> {
+    type Error = Stop;
+    type Object = Members<'r, 'a, 'p>;
+
+    fn text(mut self) -> Result<Cow<'a, str>, Stop> {
+        self.read_text().map(Text::decode)
+    }
+
+    fn one_of(mut self, values: &'static [&'static str]) -> Result<usize, Stop> {
+        self.read_one_of(values)
+    }
+
+    fn count(mut self) -> Result<u64, Stop> {
+        self.read_count()
+    }
+
+    fn number(mut self) -> Result<serde_json::Number, Stop> {
+        let number = self.read_number()?;
+        Ok(self.reader.number_value(number)?)
+    }
+
+    fn score(mut self) -> Result<serde_json::Number, Stop> {
+        let number = self.read_score()?;
+        Ok(self.reader.number_value(number)?)
+    }
+
+    fn flag(mut self) -> Result<bool, Stop> {
+        self.read_flag()
+    }
+
+    fn text_list(mut self) -> Result<Vec<String>, Stop> {
+        let mut list = Vec::new();
+        self.read_text_list(|text| list.push(text.decode().into_owned()))?;
+        Ok(list)
+    }
+
+    fn object(mut self) -> Result<Map<String, Value>, Stop> {
+        self.read_object_start(&Kind::Object)?;
+        Ok(self.reader.members()?)
+    }
+
+    fn fields(mut self, fields: &'static [Field]) -> Result<Members<'r, 'a, 'p>, Stop> {
+        self.read_object_start(&Kind::Fields(fields))?;
+        Ok(self.members(fields))
+    }
+}
+
+/// Where an object's members nobody describes go, and its optional fields
+/// sent as `null`: skimmed by validation, kept by parsing.
+trait Sink<'a> {
+    /// A member whose key no field has; its value is next.
+    fn other(&mut self, key: Text<'a>, reader: &mut Reader<'a>) -> Result<(), Stop>;
+    /// An optional field sent as `null` (already read).
+    fn null(&mut self, name: &'static str);
+}
+
+/// Validation: nothing is kept.
+struct Validation;
+
+impl<'a> Sink<'a> for Validation {
+    fn other(&mut self, _: Text<'a>, reader: &mut Reader<'a>) -> Result<(), Stop> {
+        Ok(reader.skip()?)
+    }
+
+    fn null(&mut self, _: &'static str) {}
+}
+
+/// Parsing: kept as sent, with the fields nobody describes.
+impl<'a> Sink<'a> for Map<String, Value> {
+    fn other(&mut self, key: Text<'a>, reader: &mut Reader<'a>) -> Result<(), Stop> {
+        let value = reader.value()?;
+        // A repeated unknown key keeps its last value, as in serde_json.
+        self.insert(key.decode().into_owned(), value);
+        Ok(())
+    }
+
+    fn null(&mut self, name: &'static str) {
+        self.insert(name.into(), Value::Null);
+    }
+}
+
+/// The members of an object described by a field table, one at a time.
+pub(crate) struct Members<'r, 'a, 'p> {
+    reader: &'r mut Reader<'a>,
+    /// The object's.
+    path: Path<'p>,
+    fields: &'static [Field],
+    /// Bit i: `fields[i]` was seen (`payloads!` asserts fewer than 64 fields).
+    present: u64,
+    /// Members read so far.
+    read: usize,
+    /// The field [`next_member`](Self::next_member) named last.
+    current: usize,
+}
+
+impl<'a> Members<'_, 'a, '_> {
+    /// The index of the next member the table describes, with its value
+    /// still to read, or `None` at the end (the object is closed). The
+    /// others go to `sink`, and so do optional fields sent as `null`: the
+    /// null rule, for every object the walk reads.
+    fn next_member(&mut self, sink: &mut impl Sink<'a>) -> Result<Option<usize>, Stop> {
+        while let Some(key) = self.reader.next_key(self.read)? {
+            self.read += 1;
+            let Some(index) = self.fields.iter().position(|field| key.is(field.name)) else {
+                sink.other(key, self.reader)?;
+                continue;
             };
-            if let Some(text) = check.check(reader)? {
-                call_id = Some(text);
+            let field = &self.fields[index];
+            if self.present & (1 << index) != 0 {
+                let path = self.path.child(Segment::Key(field.name));
+                return Err(fail(&path, &"each field once", &"a duplicate"));
+            }
+            self.present |= 1 << index;
+            if !field.required && self.reader.null()? {
+                sink.null(field.name);
+                continue;
+            }
+            self.current = index;
+            return Ok(Some(index));
+        }
+        Ok(None)
+    }
+
+    /// The value of the member [`next_member`](Self::next_member) named.
+    fn value_walk(&mut self) -> Walk<'_, 'a, '_> {
+        let path = self.path.child(Segment::Key(self.fields[self.current].name));
+        Walk { reader: &mut *self.reader, path }
+    }
+
+    /// Checks every member, building nothing; yields the `call_id` field's string.
+    fn check(mut self) -> Result<Option<Text<'a>>, Stop> {
+        let mut call_id = None;
+        while let Some(index) = self.next_member(&mut Validation)? {
+            let field = &self.fields[index];
+            let text = self.value_walk().check(&field.kind)?;
+            if field.call_id {
+                call_id = text;
             }
         }
-        match fields
+        let seen = self.present;
+        match self
+            .fields
             .iter()
             .enumerate()
-            .find(|(index, field)| field.required && present & (1 << index) == 0)
+            .find(|(index, field)| field.required && seen & (1 << index) == 0)
         {
-            Some((_, missing)) => {
-                Err(fail(&self.path.child(Segment::Key(missing.name)), "missing required field"))
-            }
+            Some((_, field)) => Err(missing(&self.path, field)),
             None => Ok(call_id),
         }
     }
 }
 
-/// Reads an object's members up to the next one whose key names one of
-/// `fields`, skipping the others: that field's index, or `None` at the end.
-/// `members` counts the members read so far.
-fn next_field(
-    reader: &mut Reader<'_>,
-    members: &mut usize,
-    fields: &[Field],
-) -> Result<Option<usize>, Stop> {
-    while let Some(key) = reader.next_key(*members)? {
-        *members += 1;
-        if let Some(index) = fields.iter().position(|field| key.is(field.name)) {
-            return Ok(Some(index));
-        }
-        reader.skip()?;
+impl<'a> ObjectDecoder<'a> for Members<'_, 'a, '_> {
+    type Error = Stop;
+
+    fn next(&mut self, extra: &mut Map<String, Value>) -> Result<Option<usize>, Stop> {
+        self.next_member(extra)
     }
-    Ok(None)
+
+    fn value<T: Shape>(&mut self) -> Result<T, Stop> {
+        T::decode(self.value_walk())
+    }
+
+    fn missing(&self, index: usize) -> Stop {
+        missing(&self.path, &self.fields[index])
+    }
 }
 
-/// The `data` of an unknown event type may hold anything; a string `call_id`
-/// is still picked up for logs.
-static ANY_FIELDS: &[Field] = &[Field { name: "call_id", kind: Kind::Any, required: false }];
+/// What an envelope walk makes of `data` (and of the members nobody describes).
+trait Visitor<'a>: Sink<'a> {
+    /// What it makes of `data`.
+    type Data;
+    /// `data`, for an event named `name` (of the known type `event_type`, or not).
+    fn data(
+        &mut self,
+        walk: Walk<'_, 'a, '_>,
+        name: &str,
+        event_type: Option<EventType>,
+    ) -> Result<Self::Data, Stop>;
+}
 
-/// The envelope's keys; `data`'s kind depends on `event`.
-static ENVELOPE: &[Field] = &[
-    Field { name: "event", kind: Kind::Text, required: true },
-    Field { name: "timestamp", kind: Kind::Text, required: true },
-    Field { name: "data", kind: Kind::Any, required: false },
-];
-const EVENT: usize = 0;
-const TIMESTAMP: usize = 1;
-const DATA: usize = 2;
+/// Validation checks `data` against its type's table and keeps its call id.
+impl<'a> Visitor<'a> for Validation {
+    type Data = Option<Text<'a>>;
 
-/// `data` checked in the stream, or skipped when it came before `event`,
+    fn data(
+        &mut self,
+        walk: Walk<'_, 'a, '_>,
+        _: &str,
+        event_type: Option<EventType>,
+    ) -> Result<Self::Data, Stop> {
+        walk.check(event_type.map_or(&Kind::Unknown, EventType::payload_kind))
+    }
+}
+
+/// Parsing builds the payload, and keeps the envelope's other members.
+struct Parsing {
+    extra: Map<String, Value>,
+}
+
+impl<'a> Sink<'a> for Parsing {
+    fn other(&mut self, key: Text<'a>, reader: &mut Reader<'a>) -> Result<(), Stop> {
+        self.extra.other(key, reader)
+    }
+
+    fn null(&mut self, name: &'static str) {
+        self.extra.null(name);
+    }
+}
+
+impl<'a> Visitor<'a> for Parsing {
+    type Data = EventData;
+
+    fn data(
+        &mut self,
+        walk: Walk<'_, 'a, '_>,
+        name: &str,
+        event_type: Option<EventType>,
+    ) -> Result<EventData, Stop> {
+        match event_type {
+            Some(event_type) => EventData::decode(event_type, walk),
+            None => Ok(EventData::Unknown { event: name.into(), data: Some(walk.unknown()?) }),
+        }
+    }
+}
+
+/// `data` walked in the stream, or skipped when it came before `event`,
 /// with the place to come back to.
-enum Data<'a> {
-    Checked(Option<Cow<'a, str>>),
+enum Data<'a, T> {
+    Walked(T),
     Deferred(Reader<'a>),
 }
 
-/// The check of an envelope field.
-fn envelope_field<'p>(path: &'p Path<'p>, index: usize) -> ValueCheck<'p> {
-    let field = &ENVELOPE[index];
-    ValueCheck {
-        path: path.child(Segment::Key(field.name)),
-        kind: &field.kind,
-        nullable: false,
-        capture: true,
-    }
-}
-
-/// The check of `data` for this event type (anything, for an unknown one).
-fn data_check<'p>(path: &'p Path<'p>, event_type: Option<EventType>) -> ValueCheck<'p> {
-    ValueCheck {
-        path: path.child(Segment::Key("data")),
-        kind: event_type.map_or(&Kind::Any, EventType::payload_kind),
-        nullable: event_type.is_none(),
-        capture: false,
-    }
-}
-
-/// Reads the envelope and checks `data` against the payload of its type.
-fn envelope<'a>(reader: &mut Reader<'a>) -> Result<Envelope<'a>, Stop> {
+/// Reads the envelope, and `data` by the type `event` names.
+fn envelope<'a, V: Visitor<'a>>(
+    reader: &mut Reader<'a>,
+    visitor: &mut V,
+) -> Result<Walked<'a, Option<V::Data>>, Stop> {
     let root = Path::ROOT;
-    match reader.token()? {
-        Token::Object => {}
-        other => {
-            let object =
-                ValueCheck { path: root, kind: &Kind::Object, nullable: false, capture: false };
-            return Err(object.reject(other));
-        }
-    }
-    let mut name = None;
+    let mut walk = Walk { reader, path: root };
+    walk.read_object_start(&Kind::Object)?;
+    let mut members = walk.members(&ENVELOPE);
+    let mut name: Option<Cow<'a, str>> = None;
     let mut timestamp = None;
     let mut data = None;
-    let mut present = [false; 3];
-    let mut members = 0;
-    while let Some(index) = next_field(reader, &mut members, ENVELOPE)? {
-        let check = envelope_field(&root, index);
-        if core::mem::replace(&mut present[index], true) {
-            return Err(fail(&check.path, "each field once, found a duplicate"));
-        }
+    while let Some(index) = members.next_member(visitor)? {
         match index {
-            EVENT => name = check.check(reader)?,
-            TIMESTAMP => {
-                let text = check.check(reader)?.unwrap_or_default();
-                let Some(parsed) = Timestamp::parse(text.as_ref()) else {
-                    return Err(fail(
-                        &check.path,
-                        format_args!(
-                            "expected an RFC 3339 timestamp such as \"2024-01-15T10:30:00Z\", found {}",
-                            Quoted(&text)
-                        ),
-                    ));
-                };
-                timestamp = Some(parsed);
-            }
+            EVENT => name = Some(members.value_walk().read_text()?.decode()),
+            TIMESTAMP => timestamp = Some(members.value_walk().read_timestamp()?),
             _ => {
                 data = Some(match &name {
                     Some(name) => {
-                        Data::Checked(data_check(&root, EventType::from_name(name)).check(reader)?)
+                        let event_type = EventType::from_name(name);
+                        Data::Walked(visitor.data(members.value_walk(), name, event_type)?)
                     }
                     None => {
-                        let saved = reader.clone();
-                        reader.skip()?;
+                        let saved = members.reader.clone();
+                        members.reader.skip()?;
                         Data::Deferred(saved)
                     }
                 });
             }
         }
     }
-    let missing = |index: usize| {
-        fail(&root.child(Segment::Key(ENVELOPE[index].name)), "missing required field")
-    };
-    let name: Cow<'a, str> = name.ok_or_else(|| missing(EVENT))?;
-    let timestamp = timestamp.ok_or_else(|| missing(TIMESTAMP))?;
+    let absent = |index: usize| missing(&root, &ENVELOPE[index]);
+    let name = name.ok_or_else(|| absent(EVENT))?;
+    let timestamp = timestamp.ok_or_else(|| absent(TIMESTAMP))?;
     let event_type = EventType::from_name(&name);
-    let call_id = match data {
-        Some(Data::Checked(call_id)) => call_id,
-        Some(Data::Deferred(mut saved)) => data_check(&root, event_type).check(&mut saved)?,
-        None if event_type.is_some() => return Err(missing(DATA)),
+    let data = match data {
+        Some(Data::Walked(data)) => Some(data),
+        Some(Data::Deferred(mut saved)) => {
+            let path = root.child(Segment::Key(ENVELOPE[DATA].name));
+            Some(visitor.data(Walk { reader: &mut saved, path }, &name, event_type)?)
+        }
+        // Only an event of a type this version does not know may leave it out.
+        None if event_type.is_some() => return Err(absent(DATA)),
         None => None,
     };
-    Ok(Envelope { name, event_type, timestamp, call_id })
+    Ok((name, event_type, timestamp, data))
 }

@@ -47,11 +47,16 @@ function failure(call) {
   assert.fail("the call succeeded; an error was expected");
 }
 
-/** Asserts that `call` fails with `code` and `httpStatus`, and returns the error. */
+/** Each error code's HTTP status, from the generated catalog. */
+const catalog = vectors("catalog.json");
+const statusOf = Object.fromEntries(catalog.error_codes.map(({ code, status }) => [code, status]));
+
+/** Asserts that `call` fails with `code` and `httpStatus` (the catalog's), and returns the error. */
 function assertFails(call, code, httpStatus, context) {
   const error = failure(call);
   assert.equal(error.code, code, `${context}: ${error.message}`);
   assert.equal(error.httpStatus, httpStatus, context);
+  assert.equal(statusOf[code], httpStatus, `${context}: the catalog's status`);
   assert.ok(error.message.length > 0, context);
   return error;
 }
@@ -123,7 +128,7 @@ describe("payload-cases.json", () => {
 
   test("has cases", () => assert.ok(cases.length >= 50));
 
-  for (const { name, body, code, event, path } of cases) {
+  for (const { name, body, code, event, path, expected, found } of cases) {
     test(name, () => {
       if (code === null) {
         const parsed = parseEvent(encoder.encode(body), DEFAULTS);
@@ -132,14 +137,35 @@ describe("payload-cases.json", () => {
       } else {
         const error = assertFails(() => parseEvent(encoder.encode(body), DEFAULTS), code, 400, name);
         if (code === "invalid_payload") {
-          assert.equal(error.invalidField?.path, path, name);
-          assert.ok(error.invalidField.expected.length > 0, name);
+          const field = error.invalidField;
+          assert.equal(field?.path, path, name);
+          assert.ok(field.expected.length > 0 && field.found.length > 0, name);
+          if (expected !== undefined) assert.equal(field.expected, expected, name);
+          if (found !== undefined) assert.equal(field.found, found, name);
+          assert.equal(error.message, `invalid payload at ${field.path}: expected ${field.expected}, found ${field.found}`, name);
         } else {
           assert.equal(error.invalidField, undefined, name);
         }
       }
     });
   }
+});
+
+describe("catalog.json", () => {
+  test("the known types are the catalog's", () => {
+    assert.ok(catalog.event_types.length > 0);
+    for (const { name, required } of catalog.event_types) {
+      const body = encoder.encode(JSON.stringify({ event: name, timestamp: "2024-01-15T10:30:00Z", data: {} }));
+      const strict = { allowUnknownEvents: false };
+      if (required.length > 0) {
+        const error = assertFails(() => parseEvent(body, strict), "invalid_payload", 400, name);
+        assert.equal(error.invalidField.path, `$.data.${required[0]}`, name);
+        assert.equal(error.invalidField.found, "nothing", name);
+      } else {
+        assert.equal(parseEvent(body, strict).known, true, name);
+      }
+    }
+  });
 });
 
 describe("options", () => {

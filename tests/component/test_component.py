@@ -30,6 +30,15 @@ CONSTRUCT_EVENT = "[method]verifier.construct-event"
 PARSE_EVENT = "parse-event"
 
 
+def catalog_status():
+    """Each error code's HTTP status, from the generated catalog."""
+    listed = json.loads((ROOT / "tests" / "vectors" / "catalog.json").read_text())["error_codes"]
+    return {item["code"]: item["status"] for item in listed}
+
+
+STATUS_OF = catalog_status()
+
+
 def vectors(name):
     return json.loads((VECTORS / name).read_text(encoding="utf-8"))
 
@@ -128,6 +137,7 @@ class ComponentTestCase(unittest.TestCase):
         error = raised.exception.error
         self.assertEqual(error.code, code, error.message)
         self.assertEqual(field(error, "http_status"), http_status)
+        self.assertEqual(STATUS_OF[code], http_status, f"{code}: the catalog's status")
         self.assertTrue(error.message)
         return error
 
@@ -202,9 +212,30 @@ class TestPayloads(ComponentTestCase):
                     invalid = field(error, "invalid_field")
                     if case["code"] == "invalid_payload":
                         self.assertEqual(invalid.path, case["path"])
-                        self.assertTrue(invalid.expected)
+                        self.assertTrue(invalid.expected and invalid.found)
+                        for key in ("expected", "found"):
+                            if key in case:
+                                self.assertEqual(getattr(invalid, key), case[key], key)
+                        self.assertEqual(
+                            error.message,
+                            f"invalid payload at {invalid.path}: expected {invalid.expected}, found {invalid.found}",
+                        )
                     else:
                         self.assertIsNone(invalid)
+
+    def test_the_known_types_are_the_catalogs(self):
+        listed = json.loads((VECTORS / "catalog.json").read_text())["event_types"]
+        self.assertTrue(listed)
+        for item in listed:
+            with self.subTest(item["name"]):
+                body = json.dumps({"event": item["name"], "timestamp": "2024-01-15T10:30:00Z", "data": {}}).encode()
+                if item["required"]:
+                    error = self.assert_fails("invalid_payload", 400, PARSE_EVENT, body, options(allow_unknown_events=False))
+                    invalid = field(error, "invalid_field")
+                    self.assertEqual(invalid.path, f"$.data.{item['required'][0]}")
+                    self.assertEqual(invalid.found, "nothing")
+                else:
+                    self.assertTrue(self.call(PARSE_EVENT, body, options(allow_unknown_events=False)).known)
 
     def test_unknown_event_types_are_accepted_or_rejected_when_asked(self):
         unknown = b'{"event":"call_recording_ready","timestamp":"2024-01-15T10:30:00Z","data":{}}'

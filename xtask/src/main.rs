@@ -6,9 +6,10 @@
 //!   no_std build, generated files up to date, the Worker in workerd, the npm
 //!   package in every runtime it claims, the Wasm component from Node and Python.
 //! - `audit`: the supply-chain checks alone (see `audit.rs`).
-//! - `codegen [--check]`: writes the JSON Schemas under `schema/` and the npm
-//!   package's TypeScript event types, or with `--check` fails if the committed
-//!   ones are stale.
+//! - `codegen [--check | --self-check]`: writes the files generated from the
+//!   core (see `codegen.rs`), or with `--check` fails if the committed ones are
+//!   stale; `--self-check` adds an event type to a scratch copy and checks that
+//!   it takes three hand-edited files and `cargo xtask codegen`.
 //! - `bench`: the criterion benchmarks, the npm package against its peers in
 //!   Node, the component from Node and Python, then the Worker against a
 //!   pass-through worker and its upload size.
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         ["audit"] => audit::check(),
         ["codegen"] => codegen::write(),
         ["codegen", "--check"] => codegen::check(),
+        ["codegen", "--self-check"] => codegen::self_check(),
         ["bench", rest @ ..] => bench(rest),
         ["component"] => component::build(),
         ["fuzz", "--time", seconds] => seconds
@@ -64,7 +66,7 @@ fn main() -> ExitCode {
         ["dev"] => worker::dev(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | audit | codegen [--check] | bench [criterion args] | component | npm [test] | python [test] | worker | dev | fuzz --time <seconds> | ct>"
+                "usage: cargo xtask <test | audit | codegen [--check | --self-check] | bench [criterion args] | component | npm [test] | python [test] | worker | dev | fuzz --time <seconds> | ct>"
             );
             return ExitCode::from(2);
         }
@@ -92,6 +94,7 @@ fn test() -> Result<(), String> {
     cargo(&["test", "--package", worker::CRATE, "--lib"])?;
     no_std_build()?;
     codegen::check()?;
+    codegen::self_check()?;
     worker::build()?;
     worker::test()?;
     npm::test()?;
