@@ -8,45 +8,67 @@
 //! the exact body and parses it with the runtime's own `JSON.parse`, which is
 //! both lossless and faster than building objects across the boundary.
 
-use alloc::string::{String, ToString};
+use alloc::string::String;
 use alloc::vec::Vec;
 
 use wasm_bindgen::prelude::*;
 
-use crate::error::{Error, PayloadError};
-use crate::{Options, Verifier, validate_event};
+use crate::error::{Error, ErrorRecord, PayloadError};
+use crate::{EventType, Options, Timestamp, Verifier, sample_event, validate_event};
 
 // Talc instead of the default dlmalloc: about 5 KB less Wasm.
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 
-/// Why a call failed: the core's stable code, its HTTP status and message,
-/// and for `invalid_payload` the JSON path.
-#[wasm_bindgen(getter_with_clone)]
-pub struct Failure {
+/// Why a call failed: the core's [`ErrorRecord`] (code, HTTP status,
+/// message, and for an invalid payload the JSON path, what was expected and
+/// what was found), read by JS through its getters.
+#[wasm_bindgen]
+pub struct Failure(ErrorRecord);
+
+#[wasm_bindgen]
+impl Failure {
     /// Stable machine code, e.g. `signature_mismatch`.
-    pub code: String,
+    #[wasm_bindgen(getter)]
+    pub fn code(&self) -> String {
+        self.0.code.as_str().into()
+    }
+
     /// HTTP status a handler should answer with.
-    pub status: u16,
+    #[wasm_bindgen(getter)]
+    pub fn status(&self) -> u16 {
+        self.0.status
+    }
+
     /// Human-readable message (never a secret).
-    pub message: String,
-    /// JSON path of the offending field, for `invalid_payload`.
-    pub path: Option<String>,
+    #[wasm_bindgen(getter)]
+    pub fn message(&self) -> String {
+        self.0.message.clone()
+    }
+
+    /// For `invalid_payload`: the JSON path of the offending field.
+    #[wasm_bindgen(getter)]
+    pub fn path(&self) -> Option<String> {
+        self.0.path.clone()
+    }
+
+    /// For `invalid_payload`: what the field must hold.
+    #[wasm_bindgen(getter)]
+    pub fn expected(&self) -> Option<String> {
+        self.0.expected.clone()
+    }
+
+    /// For `invalid_payload`: what was there instead.
+    #[wasm_bindgen(getter)]
+    pub fn found(&self) -> Option<String> {
+        self.0.found.clone()
+    }
 }
 
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        let path = match &error {
-            Error::Payload(PayloadError::Invalid(invalid)) => Some(invalid.path.clone()),
-            _ => None,
-        };
-        Self {
-            code: error.code().into(),
-            status: error.http_status(),
-            message: error.to_string(),
-            path,
-        }
+impl<E: Into<Error>> From<E> for Failure {
+    fn from(error: E) -> Self {
+        Self(ErrorRecord::from(error.into()))
     }
 }
 
@@ -55,8 +77,7 @@ impl From<Error> for Failure {
 ///
 /// One buffer, reused: wasm-bindgen's `&[u8]` and `&str` arguments cost an
 /// allocation and a free each per call, and a string is copied in by a
-/// character loop; together that was 0.14 µs a call, a sixth of verifying an
-/// empty body (BENCHMARKS.md).
+/// character loop (what that cost: BENCHMARKS.md, "Figures the code refers to").
 #[wasm_bindgen(js_name = Input)]
 #[derive(Default)]
 pub struct JsInput(Vec<u8>);
@@ -104,36 +125,20 @@ impl JsInput {
     }
 
     /// The `payload_too_large` failure for a body of `length` bytes: over the
-    /// caller's `max` when given, else one [`reserve`](JsInput::reserve)
-    /// could not hold after a header of `header_capacity` bytes, against the
-    /// most this input could still take.
+    /// caller's `max` when given ([`PayloadError::TooLarge`]), else one
+    /// [`reserve`](JsInput::reserve) could not hold ([`PayloadError::OutOfMemory`]).
     #[wasm_bindgen(js_name = tooLarge)]
-    pub fn too_large(&self, length: f64, header_capacity: f64, max: Option<f64>) -> Failure {
+    pub fn too_large(length: f64, max: Option<f64>) -> Failure {
         // Saturating float-to-int casts: lengths past usize::MAX read as it.
-        let max = match max {
-            Some(max) => max as usize,
-            None => self.limit().saturating_sub(header_capacity as usize),
-        };
-        Error::Payload(PayloadError::TooLarge { length: length as usize, max }).into()
+        let length = length as usize;
+        match max {
+            Some(max) => PayloadError::TooLarge { length, max: max as usize }.into(),
+            None => PayloadError::OutOfMemory { length }.into(),
+        }
     }
 }
 
 impl JsInput {
-    /// The most bytes this input could take now: what it holds plus what
-    /// wasm memory can still grow by (its 4 GiB address space; an engine
-    /// may allow less), at most [`MAX_INPUT_BYTES`].
-    fn limit(&self) -> usize {
-        #[cfg(target_arch = "wasm32")]
-        let growable = {
-            const PAGE: usize = 64 * 1024;
-            let pages = core::arch::wasm32::memory_size(0);
-            (usize::MAX / PAGE + 1 - pages).saturating_mul(PAGE)
-        };
-        #[cfg(not(target_arch = "wasm32"))]
-        let growable = MAX_INPUT_BYTES;
-        growable.saturating_add(self.0.capacity()).min(MAX_INPUT_BYTES)
-    }
-
     /// The header (the first `header_length` bytes) and the body after it.
     fn header_and_body(&self, header_length: usize, body_length: usize) -> (&str, &[u8]) {
         let (header, rest) = self.0.split_at_checked(header_length).unwrap_or_default();
@@ -152,7 +157,7 @@ impl JsVerifier {
     /// Builds the HMAC key state once per secret.
     #[wasm_bindgen(constructor)]
     pub fn new(secrets: Vec<String>) -> Result<JsVerifier, Failure> {
-        Verifier::with_secrets(&secrets).map(Self).map_err(|error| Error::from(error).into())
+        Verifier::with_secrets(&secrets).map(Self).map_err(Failure::from)
     }
 
     /// `undefined` if the header signs the body, else why not.
@@ -163,7 +168,7 @@ impl JsVerifier {
         body_length: usize,
     ) -> Option<Failure> {
         let (header, body) = input.header_and_body(header_length, body_length);
-        self.0.verify(body, header).err().map(|error| Error::from(error).into())
+        self.0.verify(body, header).err().map(Failure::from)
     }
 
     /// `sha256=<64 lowercase hex>` of the body under the first secret.
@@ -171,15 +176,17 @@ impl JsVerifier {
         self.0.sign(input.header_and_body(0, body_length).1)
     }
 
-    /// Verifies, parses and validates; `undefined` on success.
-    pub fn construct(
+    /// Verifies the signature, then validates the event
+    /// ([`Verifier::verify_event`]); `undefined` on success.
+    #[wasm_bindgen(js_name = verifyEvent)]
+    pub fn verify_event(
         &self,
         input: &JsInput,
         header_length: usize,
         body_length: usize,
         max_age_seconds: Option<f64>,
         now_unix_seconds: f64,
-        allow_unknown_events: bool,
+        allow_unknown_events: Option<bool>,
     ) -> Option<Failure> {
         let (header, body) = input.header_and_body(header_length, body_length);
         let options = options(max_age_seconds, now_unix_seconds, allow_unknown_events);
@@ -187,18 +194,30 @@ impl JsVerifier {
     }
 }
 
-/// Parses and validates the body without a signature check; `undefined` on success.
-#[wasm_bindgen]
-pub fn parse(
+/// Validates the event without a signature check ([`validate_event`]);
+/// `undefined` on success.
+#[wasm_bindgen(js_name = validateEvent)]
+pub fn validate(
     input: &JsInput,
     body_length: usize,
     max_age_seconds: Option<f64>,
     now_unix_seconds: f64,
-    allow_unknown_events: bool,
+    allow_unknown_events: Option<bool>,
 ) -> Option<Failure> {
     let body = input.header_and_body(0, body_length).1;
     let options = options(max_age_seconds, now_unix_seconds, allow_unknown_events);
-    validate_event(body, &options).err().map(|error| Error::from(error).into())
+    validate_event(body, &options).err().map(Failure::from)
+}
+
+/// The core's [`sample_event`] of the type named `event_type` at the whole
+/// second `unix_seconds`; `undefined` for a name that is no known type or a
+/// time outside the years 0 to 9999.
+#[wasm_bindgen(js_name = sampleEvent)]
+pub fn sample(event_type: &str, unix_seconds: f64, id: &str) -> Option<String> {
+    let event_type = EventType::from_name(event_type)?;
+    // Saturating: a time far out of range stays out of range.
+    let timestamp = Timestamp::from_unix_seconds(unix_seconds as i64)?;
+    Some(sample_event(event_type, &timestamp, id))
 }
 
 /// The wasm module's memory, where JS writes a [`JsInput`].
@@ -207,13 +226,16 @@ pub fn wasm_memory() -> JsValue {
     wasm_bindgen::memory()
 }
 
-/// `Options` from JS numbers (seconds; the caller reads the clock).
+/// `Options` from JS values (seconds; the caller reads the clock), the
+/// core's defaults where JS gave none.
 fn options(
     max_age_seconds: Option<f64>,
     now_unix_seconds: f64,
-    allow_unknown_events: bool,
+    allow_unknown_events: Option<bool>,
 ) -> Options {
-    let options = Options { allow_unknown_events, freshness: None };
+    let defaults = Options::default();
+    let allow_unknown_events = allow_unknown_events.unwrap_or(defaults.allow_unknown_events);
+    let options = Options { allow_unknown_events, ..defaults };
     match max_age_seconds {
         // Saturating float-to-int casts: negative ages become 0.
         Some(max_age) => options.max_age(max_age as u64, now_unix_seconds as i64),

@@ -1,24 +1,71 @@
 // The public API of threetone-webhooks. Every rule lives in the Rust core
-// (./glue.mjs is its wasm-bindgen binding); this file only adapts JavaScript
-// values to it and turns failures into WebhookVerificationError.
+// (./glue.mjs is its wasm-bindgen binding, ./core.mjs its constants); this
+// file only adapts JavaScript values to it and turns failures into
+// WebhookVerificationError. Typed with JSDoc, checked by `tsc --checkJs`,
+// which also writes the package's declarations from it (cargo xtask npm).
 
-import { EVENT_TYPES, SAMPLE_ID, SAMPLE_TEMPLATES, SAMPLE_TIMESTAMP } from "./events.mjs";
-import { Input, Verifier, parse, wasmMemory } from "./glue.mjs";
+import { EVENT_TYPES, SIGNATURE_HEADER } from "./core.mjs";
+import { Failure, Input, Verifier, sampleEvent, validateEvent, wasmMemory } from "./glue.mjs";
 import { DEFAULT_MAX_BODY_BYTES, declaredLength, readWebBody } from "./http.mjs";
 
-export { EVENT_TYPES };
+/** @import { ErrorCode, EventType, KnownEvent, ThreeToneEvent } from "./core.mjs" */
 
-/** Name of the header that carries the signature. */
-export const SIGNATURE_HEADER = "X-ThreeTone-Signature";
+// The core's constants and every type of the events and error codes.
+export * from "./core.mjs";
+
+/** @typedef {string | Uint8Array | ArrayBuffer | ArrayBufferView} RawBody The raw request body exactly as received: never a parsed object. */
+/** @typedef {string | readonly string[]} Secret One secret, or several during rotation (the current one first). */
+/** @typedef {string | null | undefined} Signature The `X-ThreeTone-Signature` header's value, if any. */
+
+/**
+ * For every call that takes a body.
+ * @typedef {object} BodyOptions
+ * @property {number} [maxBodyBytes] Refuse bodies of more bytes (a string's UTF-8) with `payload_too_large` (413),
+ *   before they enter wasm memory, which never shrinks. No limit by default but what fits; 1 MiB for `verifyRequest` and the adapters.
+ */
+
+/**
+ * @typedef {object} EventOptions
+ * @property {number} [maxAgeSeconds] Reject events whose `timestamp` is older (or further ahead) than this. Off by default.
+ * @property {Date | number} [now] The current time (a Date or seconds since the epoch); defaults to `Date.now()`.
+ * @property {boolean} [allowUnknownEvents] Accept event types this version does not know. Default `true`.
+ */
+
+/** @typedef {BodyOptions & EventOptions} Options */
+/** @typedef {Options & { allowUnknownEvents: false }} KnownOnly Options that reject unknown event types. */
+
+/**
+ * The offending field of an invalid payload.
+ * @typedef {object} InvalidField
+ * @property {string} path The JSON path of the offending field, such as `$.data.sentiment_analysis.sentiment_score`.
+ * @property {string} expected What the field must hold, such as `a number in [-1, 1]`.
+ * @property {string} found What was there instead, such as `integer 2` (`nothing` for a missing field).
+ */
 
 /** A webhook that must not be trusted: `code` is stable, `status` is what to answer. */
 export class WebhookVerificationError extends Error {
-  constructor(code, message, status, path) {
+  /** @readonly @type {"WebhookVerificationError"} */
+  name = "WebhookVerificationError";
+
+  /**
+   * @param {ErrorCode} code
+   * @param {string} message
+   * @param {number} status
+   * @param {InvalidField} [field] For `invalid_payload`: the offending field.
+   */
+  constructor(code, message, status, field) {
     super(message);
-    this.name = "WebhookVerificationError";
+    /** Stable machine code. @readonly */
     this.code = code;
+    /** The HTTP status a handler should answer with (401, 400, 413 for a body too large, or 503 when misconfigured). @readonly */
     this.status = status;
-    if (path !== undefined) this.path = path;
+    /** For `invalid_payload`: the JSON path of the offending field. @readonly @type {string | undefined} */
+    this.path;
+    /** For `invalid_payload`: what the field must hold. @readonly @type {string | undefined} */
+    this.expected;
+    /** For `invalid_payload`: what was there instead. @readonly @type {string | undefined} */
+    this.found;
+    if (field !== undefined) Object.assign(this, { path: field.path, expected: field.expected, found: field.found });
   }
 }
 
@@ -31,7 +78,9 @@ const utf8Encoder = new TextEncoder();
 // for each, and copy a string in character by character. The buffer is made
 // at the first call: where the wasm loads asynchronously (the inline entry's
 // top-level await), this module runs before it is ready.
+/** @type {Input | null} */
 let input = null;
+/** @type {WebAssembly.Memory | null} */
 let memory = null;
 let memoryBytes = new Uint8Array(0);
 // The header goes first, into a view kept while the buffer stays put: making
@@ -46,7 +95,14 @@ const placed = { header: 0, body: 0 };
 // own property) can make `length` and `byteLength` say anything, while `set`
 // copies every real byte.
 const TypedArray = Object.getPrototypeOf(Uint8Array);
-const intrinsic = (prototype, name) => Object.getOwnPropertyDescriptor(prototype, name).get;
+/**
+ * The engine's own getter of `name`.
+ * @param {object} prototype
+ * @param {PropertyKey} name
+ * @returns {(this: unknown) => any}
+ */
+const intrinsic = (prototype, name) =>
+  /** @type {(this: unknown) => any} */ (/** @type {PropertyDescriptor} */ (Object.getOwnPropertyDescriptor(prototype, name)).get);
 const typedArrayTag = intrinsic(TypedArray.prototype, Symbol.toStringTag);
 const typedArrayBuffer = intrinsic(TypedArray.prototype, "buffer");
 const typedArrayOffset = intrinsic(TypedArray.prototype, "byteOffset");
@@ -55,7 +111,10 @@ const dataViewBuffer = intrinsic(DataView.prototype, "buffer");
 const dataViewOffset = intrinsic(DataView.prototype, "byteOffset");
 const dataViewLength = intrinsic(DataView.prototype, "byteLength");
 
-/** The UTF-8 length of `text` (lone surrogates become U+FFFD, 3 bytes, as TextEncoder writes them). */
+/**
+ * The UTF-8 length of `text` (lone surrogates become U+FFFD, 3 bytes, as TextEncoder writes them).
+ * @param {string} text
+ */
 function utf8Length(text) {
   let length = text.length;
   for (let i = 0; i < text.length; i++) {
@@ -72,6 +131,9 @@ function utf8Length(text) {
  * Writes `header`, then the raw body, into the core's input. A body over
  * `maxBodyBytes`, or one that cannot fit in wasm memory, throws the core's
  * `payload_too_large` before anything is reserved for it.
+ * @param {string} header
+ * @param {string | Uint8Array} raw
+ * @param {number} maxBodyBytes
  */
 function place(header, raw, maxBodyBytes) {
   // A string takes at least 1 and at most 3 UTF-8 bytes per UTF-16 unit.
@@ -79,7 +141,7 @@ function place(header, raw, maxBodyBytes) {
   const text = typeof raw === "string";
   const length = text ? raw.length : typedArrayLength.call(raw);
   input ??= new Input();
-  if (length > maxBodyBytes) raise(input.tooLarge(text ? utf8Length(raw) : length, headerCapacity, maxBodyBytes));
+  if (length > maxBodyBytes) raise(Input.tooLarge(text ? utf8Length(raw) : length, maxBodyBytes));
   let bodyCapacity = text ? Math.min(length * 3, maxBodyBytes) : length;
   let start = input.reserve(headerCapacity + bodyCapacity);
   if (start === 0 && text) {
@@ -87,7 +149,7 @@ function place(header, raw, maxBodyBytes) {
     bodyCapacity = utf8Length(raw);
     start = input.reserve(headerCapacity + bodyCapacity);
   }
-  if (start === 0) raise(input.tooLarge(bodyCapacity, headerCapacity));
+  if (start === 0) raise(Input.tooLarge(bodyCapacity));
   // Growing wasm memory detaches every view of it.
   if (memoryBytes.byteLength === 0) memoryBytes = new Uint8Array((memory ??= wasmMemory()).buffer);
   if (start !== headerViewStart || headerView.byteLength === 0) {
@@ -100,7 +162,7 @@ function place(header, raw, maxBodyBytes) {
   if (text) {
     const { read, written } = utf8Encoder.encodeInto(raw, memoryBytes.subarray(bodyStart, bodyStart + bodyCapacity));
     // Only a capacity cut to maxBodyBytes leaves text unwritten.
-    if (read < raw.length) raise(input.tooLarge(utf8Length(raw), headerCapacity, maxBodyBytes));
+    if (read < raw.length) raise(Input.tooLarge(utf8Length(raw), maxBodyBytes));
     placed.body = written;
   } else {
     memoryBytes.set(raw, bodyStart);
@@ -112,6 +174,7 @@ function place(header, raw, maxBodyBytes) {
  * After a call that threw for another reason than what it was given (a
  * WebhookVerificationError): a trap in wasm leaves the input borrowed for
  * good, so the next call starts from a fresh input and fresh views.
+ * @param {unknown} error
  */
 function recover(error) {
   if (error instanceof WebhookVerificationError) return error;
@@ -128,43 +191,57 @@ function recover(error) {
   return error;
 }
 
-/** The error a failure from the core describes, releasing the failure. */
+/**
+ * The error a failure from the core describes (its error record, field by
+ * field), releasing the failure.
+ * @param {Failure} failure
+ */
 function errorOf(failure) {
-  const error = new WebhookVerificationError(failure.code, failure.message, failure.status, failure.path);
+  const { path, expected, found } = failure;
+  const field = path === undefined || expected === undefined || found === undefined ? undefined : { path, expected, found };
+  const error = new WebhookVerificationError(/** @type {ErrorCode} */ (failure.code), failure.message, failure.status, field);
   failure.free();
   return error;
 }
 
-/** Throws the error a failure from the core describes. */
+/**
+ * Throws the error a failure from the core describes.
+ * @param {Failure} failure
+ * @returns {never}
+ */
 function raise(failure) {
   throw errorOf(failure);
 }
 
 /**
- * The core's `payload_too_large` error for a body of `length` bytes over
+ * The core's `payload_too_large` error (413) for a body of `length` bytes over
  * `maxBodyBytes`: for handlers that read bodies themselves (the adapters do).
+ * @param {number} length
+ * @param {number} maxBodyBytes
+ * @returns {WebhookVerificationError}
  */
 export function payloadTooLargeError(length, maxBodyBytes) {
-  try {
-    input ??= new Input();
-    return errorOf(input.tooLarge(length, 0, maxBodyBytes));
-  } catch (error) {
-    throw recover(error);
-  }
+  return errorOf(Input.tooLarge(length, maxBodyBytes));
 }
 
+/** @param {unknown} value */
 function describe(value) {
   if (value === null) return "null";
   if (Array.isArray(value)) return "an array";
   return typeof value === "object" ? `an object (${value.constructor?.name ?? "Object"})` : `a ${typeof value}`;
 }
 
-/** The raw body as a string or bytes, or a TypeError that says how to fix the call. */
+/**
+ * The raw body as a string or bytes, or a TypeError that says how to fix the call.
+ * @param {unknown} body
+ * @param {string} caller
+ * @returns {string | Uint8Array}
+ */
 function rawBody(body, caller) {
   if (typeof body === "string") return body;
   // Every view is taken as the engine sees it, whatever its own properties say.
   const tag = typedArrayTag.call(body);
-  if (tag === "Uint8Array") return body; // a Buffer too
+  if (tag === "Uint8Array") return /** @type {Uint8Array} */ (body); // a Buffer too
   if (tag !== undefined) return new Uint8Array(typedArrayBuffer.call(body), typedArrayOffset.call(body), typedArrayLength.call(body));
   if (body instanceof ArrayBuffer) return new Uint8Array(body);
   if (ArrayBuffer.isView(body)) return new Uint8Array(dataViewBuffer.call(body), dataViewOffset.call(body), dataViewLength.call(body));
@@ -180,18 +257,29 @@ function rawBody(body, caller) {
 // its JSON, in two maps. Unambiguous: a joined key made the list ["a", "b"]
 // and the secret "a\u0000b" one entry. Bounded: a long-lived process that
 // rotates secrets does not grow it.
+/** @type {Map<string, Verifier>} */
 const singleVerifiers = new Map();
+/** @type {Map<string, Verifier>} */
 const listVerifiers = new Map();
 const VERIFIER_CACHE_SIZE = 16;
 
+/**
+ * @param {unknown} secret
+ * @param {string} caller
+ * @returns {string[]}
+ */
 function secretList(secret, caller) {
   const secrets = typeof secret === "string" ? [secret] : secret;
   if (!Array.isArray(secrets) || !secrets.every((item) => typeof item === "string")) {
     throw new TypeError(`${caller}: the secret must be a string or an array of strings, got ${describe(secret)}.`);
   }
-  return secrets;
+  return /** @type {string[]} */ (secrets);
 }
 
+/**
+ * @param {unknown} secret
+ * @param {string} caller
+ */
 function verifierFor(secret, caller) {
   const single = typeof secret === "string";
   const cache = single ? singleVerifiers : listVerifiers;
@@ -199,18 +287,24 @@ function verifierFor(secret, caller) {
   let verifier = cache.get(key);
   if (verifier === undefined) {
     verifier = newVerifier(secretList(secret, caller), caller);
-    if (cache.size >= VERIFIER_CACHE_SIZE) cache.delete(cache.keys().next().value);
+    if (cache.size >= VERIFIER_CACHE_SIZE) cache.delete(/** @type {string} */ (cache.keys().next().value));
     cache.set(key, verifier);
   }
   return verifier;
 }
 
+/**
+ * @param {string[]} secrets
+ * @param {string} caller
+ */
 function newVerifier(secrets, caller) {
   try {
     return new Verifier(secrets);
-  } catch (failure) {
-    const { code, status } = failure;
-    failure.free?.();
+  } catch (thrown) {
+    if (!(thrown instanceof Failure)) throw thrown;
+    const code = /** @type {ErrorCode} */ (thrown.code);
+    const status = thrown.status;
+    thrown.free();
     throw new WebhookVerificationError(
       code,
       `${caller}: ${code === "no_secret" ? "no webhook secret was given" : "the webhook secret is empty"}. ` +
@@ -220,11 +314,16 @@ function newVerifier(secrets, caller) {
   }
 }
 
+/** @param {unknown} signature */
 function headerValue(signature) {
   return typeof signature === "string" ? signature : "";
 }
 
-/** `options.maxBodyBytes`, or `fallback` when not given. */
+/**
+ * `options.maxBodyBytes`, or `fallback` when not given.
+ * @param {BodyOptions | undefined} options
+ * @param {number} [fallback]
+ */
 function bodyLimit(options, fallback = Infinity) {
   const max = options?.maxBodyBytes;
   if (max === undefined) return fallback;
@@ -235,52 +334,101 @@ function bodyLimit(options, fallback = Infinity) {
   return max;
 }
 
+/**
+ * The core's options as its wasm calls take them; what is not given is the core's default.
+ * @param {EventOptions} [options]
+ * @returns {[number | undefined, number, boolean | undefined]}
+ */
 function optionArguments(options = {}) {
-  const { maxAgeSeconds, now, allowUnknownEvents = true } = options;
+  const { maxAgeSeconds, now, allowUnknownEvents } = options;
   if (maxAgeSeconds == null) return [undefined, 0, allowUnknownEvents]; // the clock is read only for freshness
-  const nowSeconds = now instanceof Date ? now.getTime() / 1000 : (now ?? Date.now() / 1000);
-  return [maxAgeSeconds, nowSeconds, allowUnknownEvents];
+  return [maxAgeSeconds, secondsOf(now), allowUnknownEvents];
+}
+
+/**
+ * Seconds since the epoch: of `now`, or of the clock.
+ * @param {Date | number | undefined} now
+ */
+function secondsOf(now) {
+  return now instanceof Date ? now.getTime() / 1000 : (now ?? Date.now() / 1000);
+}
+
+/**
+ * The bytes (or text) of a body the core accepted, parsed by the runtime's own parser.
+ * @param {string | Uint8Array} raw
+ * @returns {ThreeToneEvent}
+ */
+function parsed(raw) {
+  return JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw));
 }
 
 // Each core call: the input placed, then the call, in one try, so that
 // whatever throws (a trap in wasm included) leaves the next call working.
 
+/** The input, after `place`. */
+function placedInput() {
+  return /** @type {Input} */ (input);
+}
+
+/**
+ * @param {Verifier} verifier
+ * @param {unknown} body
+ * @param {Signature} signature
+ * @param {number} maxBodyBytes
+ */
 function verifyWith(verifier, body, signature, maxBodyBytes) {
   const raw = rawBody(body, "verify");
   try {
     place(headerValue(signature), raw, maxBodyBytes);
-    return verifier.verify(input, placed.header, placed.body);
+    return verifier.verify(placedInput(), placed.header, placed.body);
   } catch (error) {
     throw recover(error);
   }
 }
 
+/**
+ * @param {Verifier} verifier
+ * @param {unknown} body
+ * @param {Signature} signature
+ * @param {Options | undefined} options
+ */
 function constructWith(verifier, body, signature, options) {
   const raw = rawBody(body, "constructEvent");
   const maxBodyBytes = bodyLimit(options);
   let failure;
   try {
     place(headerValue(signature), raw, maxBodyBytes);
-    failure = verifier.construct(input, placed.header, placed.body, ...optionArguments(options));
+    failure = verifier.verifyEvent(placedInput(), placed.header, placed.body, ...optionArguments(options));
   } catch (error) {
     throw recover(error);
   }
   if (failure !== undefined) raise(failure);
-  // Validated by the core: parse the exact bytes with the runtime's own parser.
-  return JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw));
+  return parsed(raw);
 }
 
+/**
+ * @param {Verifier} verifier
+ * @param {unknown} body
+ * @param {number} maxBodyBytes
+ */
 function signWith(verifier, body, maxBodyBytes) {
   const raw = rawBody(body, "sign");
   try {
     place("", raw, maxBodyBytes);
-    return verifier.sign(input, placed.body);
+    return verifier.sign(placedInput(), placed.body);
   } catch (error) {
     throw recover(error);
   }
 }
 
-/** Whether `signature` is a valid signature of `body` under `secret` (or any of several). */
+/**
+ * Whether `signature` is a valid signature of `body` under `secret` (or any of several).
+ * @param {RawBody} body
+ * @param {Signature} signature
+ * @param {Secret} secret
+ * @param {BodyOptions} [options]
+ * @returns {boolean}
+ */
 export function verify(body, signature, secret, options) {
   const failure = verifyWith(verifierFor(secret, "verify"), body, signature, bodyLimit(options));
   if (failure === undefined) return true;
@@ -288,52 +436,134 @@ export function verify(body, signature, secret, options) {
   return false;
 }
 
-/** Like `verify`, but throws a WebhookVerificationError saying what is wrong. */
+/**
+ * Like `verify`, but throws a `WebhookVerificationError` saying what is wrong.
+ * @param {RawBody} body
+ * @param {Signature} signature
+ * @param {Secret} secret
+ * @param {BodyOptions} [options]
+ * @returns {void}
+ */
 export function verifyOrThrow(body, signature, secret, options) {
   const failure = verifyWith(verifierFor(secret, "verifyOrThrow"), body, signature, bodyLimit(options));
   if (failure !== undefined) raise(failure);
 }
 
-/** `sha256=<64 lowercase hex>` for `body` under `secret` (the first, if several). */
+/**
+ * `sha256=<64 lowercase hex>` for `body` under `secret` (the first, if several).
+ * @param {RawBody} body
+ * @param {Secret} secret
+ * @param {BodyOptions} [options]
+ * @returns {string}
+ */
 export function sign(body, secret, options) {
   return signWith(verifierFor(secret, "sign"), body, bodyLimit(options));
 }
 
-/** Verifies the signature, then parses and validates the event. */
+/**
+ * Verifies the signature, then parses and validates the event; an event of a type this version
+ * does not know is refused (`unknown_event_type`). Throws `WebhookVerificationError`.
+ * @overload
+ * @param {RawBody} body
+ * @param {Signature} signature
+ * @param {Secret} secret
+ * @param {KnownOnly} options
+ * @returns {KnownEvent}
+ */
+/**
+ * Verifies the signature, then parses and validates the event: one of the types this version
+ * knows, or (the default) an unknown one, kept as sent. Throws `WebhookVerificationError`.
+ * @overload
+ * @param {RawBody} body
+ * @param {Signature} signature
+ * @param {Secret} secret
+ * @param {Options} [options]
+ * @returns {ThreeToneEvent}
+ */
+/**
+ * @param {RawBody} body
+ * @param {Signature} signature
+ * @param {Secret} secret
+ * @param {Options} [options]
+ * @returns {ThreeToneEvent}
+ */
 export function constructEvent(body, signature, secret, options) {
   return constructWith(verifierFor(secret, "constructEvent"), body, signature, options);
 }
 
-/** Parses and validates an event whose authenticity is already established. */
+/**
+ * Parses and validates an event whose authenticity is already established; an event of a type
+ * this version does not know is refused (`unknown_event_type`).
+ * @overload
+ * @param {RawBody} body
+ * @param {KnownOnly} options
+ * @returns {KnownEvent}
+ */
+/**
+ * Parses and validates an event whose authenticity is already established: one of the types this
+ * version knows, or (the default) an unknown one, kept as sent.
+ * @overload
+ * @param {RawBody} body
+ * @param {Options} [options]
+ * @returns {ThreeToneEvent}
+ */
+/**
+ * @param {RawBody} body
+ * @param {Options} [options]
+ * @returns {ThreeToneEvent}
+ */
 export function parseEvent(body, options) {
   const raw = rawBody(body, "parseEvent");
   const maxBodyBytes = bodyLimit(options);
   let failure;
   try {
     place("", raw, maxBodyBytes);
-    failure = parse(input, placed.body, ...optionArguments(options));
+    failure = validateEvent(placedInput(), placed.body, ...optionArguments(options));
   } catch (error) {
     throw recover(error);
   }
   if (failure !== undefined) raise(failure);
-  return JSON.parse(typeof raw === "string" ? raw : utf8.decode(raw));
+  return parsed(raw);
 }
 
-/** The options a Webhook was made with (set by the class). */
+/**
+ * Whether `event` is of a type this version knows: narrows a `ThreeToneEvent` to a `KnownEvent`,
+ * whose `event` then tells its type.
+ * @param {ThreeToneEvent} event
+ * @returns {event is KnownEvent}
+ */
+export function isKnownEvent(event) {
+  return /** @type {readonly string[]} */ (EVENT_TYPES).includes(event.event);
+}
+
+/**
+ * The options a Webhook was made with (set by the class).
+ * @type {(webhook: Webhook) => Options | undefined}
+ */
 let webhookOptions;
 
 /** A receiver bound to its secrets (prepared once) and default options. */
 export class Webhook {
   #verifier;
+  /** @type {Options | undefined} */
   #options;
   #maxBodyBytes;
 
+  /**
+   * @param {Secret} secret
+   * @param {Options} [options]
+   */
   constructor(secret, options) {
     this.#verifier = newVerifier(secretList(secret, "new Webhook"), "new Webhook");
     this.#options = options;
     this.#maxBodyBytes = bodyLimit(options);
   }
 
+  /**
+   * @param {RawBody} body
+   * @param {Signature} signature
+   * @returns {boolean}
+   */
   verify(body, signature) {
     const failure = verifyWith(this.#verifier, body, signature, this.#maxBodyBytes);
     if (failure === undefined) return true;
@@ -341,15 +571,46 @@ export class Webhook {
     return false;
   }
 
+  /**
+   * @param {RawBody} body
+   * @param {Signature} signature
+   * @returns {void}
+   */
   verifyOrThrow(body, signature) {
     const failure = verifyWith(this.#verifier, body, signature, this.#maxBodyBytes);
     if (failure !== undefined) raise(failure);
   }
 
+  /**
+   * With the Webhook's options unless others are given.
+   * @overload
+   * @param {RawBody} body
+   * @param {Signature} signature
+   * @param {KnownOnly} options
+   * @returns {KnownEvent}
+   */
+  /**
+   * With the Webhook's options unless others are given.
+   * @overload
+   * @param {RawBody} body
+   * @param {Signature} signature
+   * @param {Options} [options]
+   * @returns {ThreeToneEvent}
+   */
+  /**
+   * @param {RawBody} body
+   * @param {Signature} signature
+   * @param {Options} [options]
+   * @returns {ThreeToneEvent}
+   */
   constructEvent(body, signature, options) {
     return constructWith(this.#verifier, body, signature, options ?? this.#options);
   }
 
+  /**
+   * @param {RawBody} body
+   * @returns {string}
+   */
   sign(body) {
     return signWith(this.#verifier, body, this.#maxBodyBytes);
   }
@@ -363,18 +624,40 @@ export class Webhook {
  * Reads a Fetch API Request's raw body and header, then `constructEvent`.
  * The body is read only up to `maxBodyBytes` (default 1 MiB); a declared
  * Content-Length over it is refused before reading.
+ * @overload
+ * @param {Request} request
+ * @param {Secret | Webhook} secret
+ * @param {KnownOnly} options
+ * @returns {Promise<KnownEvent>}
+ */
+/**
+ * Reads a Fetch API Request's raw body and header, then `constructEvent`.
+ * The body is read only up to `maxBodyBytes` (default 1 MiB); a declared
+ * Content-Length over it is refused before reading.
+ * @overload
+ * @param {Request} request
+ * @param {Secret | Webhook} secret
+ * @param {Options} [options]
+ * @returns {Promise<ThreeToneEvent>}
+ */
+/**
+ * @param {Request} request
+ * @param {Secret | Webhook} secret
+ * @param {Options} [options]
+ * @returns {Promise<ThreeToneEvent>}
  */
 export async function verifyRequest(request, secret, options) {
   if (typeof request?.arrayBuffer !== "function" || typeof request?.headers?.get !== "function") {
     throw new TypeError(`verifyRequest: expected a Fetch API Request, got ${describe(request)}.`);
   }
   const webhook = secret instanceof Webhook ? secret : undefined;
-  const verifier = webhook ?? verifierFor(secret, "verifyRequest");
+  const verifier = secret instanceof Webhook ? undefined : verifierFor(secret, "verifyRequest");
   const effective = options ?? (webhook && webhookOptions(webhook));
   const maxBodyBytes = bodyLimit(effective, DEFAULT_MAX_BODY_BYTES);
   const declared = declaredLength(request.headers.get("content-length"));
   if (declared > maxBodyBytes) throw payloadTooLargeError(declared, maxBodyBytes);
   if (request.bodyUsed) throw new TypeError("verifyRequest: the request body was already read; pass the request before anything reads it.");
+  /** @type {import("./http.mjs").BodyRead} */
   const read =
     request.body === null
       ? { body: new Uint8Array(0) }
@@ -385,32 +668,51 @@ export async function verifyRequest(request, secret, options) {
   const signature = request.headers.get(SIGNATURE_HEADER);
   // The limit is applied above; the core's own check then agrees.
   const limited = { ...effective, maxBodyBytes };
-  return webhook ? webhook.constructEvent(read.body, signature, limited) : constructWith(verifier, read.body, signature, limited);
+  return verifier === undefined
+    ? /** @type {Webhook} */ (webhook).constructEvent(read.body, signature, limited)
+    : constructWith(verifier, read.body, signature, limited);
 }
 
+/**
+ * @param {Record<string, unknown>} target
+ * @param {Record<string, unknown>} overrides
+ * @returns {Record<string, unknown>}
+ */
 function merge(target, overrides) {
   for (const [key, value] of Object.entries(overrides)) {
     const nested = value !== null && typeof value === "object" && !Array.isArray(value);
-    target[key] = nested && typeof target[key] === "object" ? merge({ ...target[key] }, value) : value;
+    const current = target[key];
+    target[key] =
+      nested && current !== null && typeof current === "object"
+        ? merge({ .../** @type {Record<string, unknown>} */ (current) }, /** @type {Record<string, unknown>} */ (value))
+        : value;
   }
   return target;
 }
 
-/** A realistic sample event of `type`, signed when a secret is given. */
+/**
+ * @typedef {object} TestEventOptions
+ * @property {Secret} [secret] Sign the body (adds the signature header).
+ * @property {Record<string, unknown>} [overrides] Merged (deeply) into the sample event.
+ * @property {Date | number} [now] The event's timestamp; defaults to now.
+ * @property {string} [id] Woven into the sample's identifiers; random by default.
+ */
+
+/**
+ * A realistic sample event of `type` (the core's sample), with the headers ThreeTone would send.
+ * @param {EventType} type
+ * @param {TestEventOptions} [options]
+ * @returns {{ body: string, headers: Record<string, string> }}
+ */
 export function generateTestEvent(type, { secret, overrides, now, id } = {}) {
-  const nowSeconds = now instanceof Date ? now.getTime() / 1000 : (now ?? Date.now() / 1000);
-  const sampleId = id ?? Math.random().toString(16).slice(2, 10);
-  if (!EVENT_TYPES.includes(type)) {
+  if (!(/** @type {readonly string[]} */ (EVENT_TYPES).includes(type))) {
     throw new TypeError(`generateTestEvent: unknown event type ${JSON.stringify(type)}; expected one of ${EVENT_TYPES.join(", ")}.`);
   }
-  // The core's template, filled as its sample_event does: whole seconds in
-  // UTC, then the id escaped as JSON (last, and through functions, so that
-  // nothing in it is read as a placeholder or a replacement pattern).
-  const timestamp = new Date(Math.floor(nowSeconds) * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
-  if (!/^\d{4}-/.test(timestamp)) throw new RangeError("generateTestEvent: `now` must fall in the years 0 to 9999.");
-  const escapedId = JSON.stringify(String(sampleId)).slice(1, -1);
-  let body = SAMPLE_TEMPLATES[type].replace(SAMPLE_TIMESTAMP, () => timestamp).replaceAll(SAMPLE_ID, () => escapedId);
-  if (overrides !== undefined) body = JSON.stringify(merge(JSON.parse(body), overrides));
+  const seconds = Math.floor(secondsOf(now));
+  const sample = Number.isFinite(seconds) ? sampleEvent(type, seconds, String(id ?? Math.random().toString(16).slice(2, 10))) : undefined;
+  if (sample === undefined) throw new RangeError("generateTestEvent: `now` must fall in the years 0 to 9999.");
+  const body = overrides === undefined ? sample : JSON.stringify(merge(JSON.parse(sample), overrides));
+  /** @type {Record<string, string>} */
   const headers = { "content-type": "application/json" };
   if (secret !== undefined) headers[SIGNATURE_HEADER.toLowerCase()] = sign(body, secret);
   return { body, headers };

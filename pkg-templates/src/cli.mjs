@@ -42,21 +42,28 @@ unencrypted.
 Event types: ${EVENT_TYPES.join(", ")}`,
 };
 
-const OPTIONS = {
+const OPTIONS = /** @type {const} */ ({
   secret: { type: "string", multiple: true },
   signature: { type: "string" },
   url: { type: "string" },
   event: { type: "string" },
   data: { type: "string" },
   help: { type: "boolean", short: "h" },
-};
+});
 
+/**
+ * Prints `message` (and the command's help) and exits 2.
+ * @param {string} message
+ * @param {string} [command]
+ * @returns {never}
+ */
 function fail(message, command) {
   console.error(`threetone-webhooks: ${message}`);
-  if (command) console.error(`\n${HELP[command]}`);
+  if (command) console.error(`\n${HELP[/** @type {keyof HELP} */ (command)]}`);
   process.exit(2);
 }
 
+/** @param {string | undefined} file */
 function readBody(file) {
   return readFileSync(file ?? 0); // 0: standard input
 }
@@ -64,7 +71,14 @@ function readBody(file) {
 /** Environment variable the secret may come from instead of --secret. */
 const SECRET_VARIABLE = "THREETONE_WEBHOOK_SECRET";
 
-/** --secret's values, else the environment's secret (unset or empty: none). */
+/** @typedef {{ secret?: string[], signature?: string, url?: string, event?: string, data?: string, help?: boolean }} Values */
+
+/**
+ * --secret's values, else the environment's secret (unset or empty: none).
+ * @param {Values} values
+ * @param {string} command
+ * @returns {string[]}
+ */
 function secretsOf(values, command) {
   if (values.secret !== undefined) return values.secret;
   const secret = process.env[SECRET_VARIABLE];
@@ -72,17 +86,25 @@ function secretsOf(values, command) {
   return [secret];
 }
 
-/** Whether `url` names this machine (localhost, 127.0.0.0/8, ::1). */
+/**
+ * Whether `url` names this machine (localhost, 127.0.0.0/8, ::1).
+ * @param {URL} url
+ */
 function isLoopback(url) {
   const host = url.hostname.toLowerCase();
   return host === "localhost" || host.endsWith(".localhost") || host === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
 
+/**
+ * @param {Values} values
+ * @param {string} command
+ */
 async function send(values, command) {
   const secrets = secretsOf(values, command);
   const target = required(values, "url", command);
   const type = required(values, "event", command);
-  if (!EVENT_TYPES.includes(type)) fail(`unknown event type ${JSON.stringify(type)}`, command);
+  if (!(/** @type {readonly string[]} */ (EVENT_TYPES).includes(type))) fail(`unknown event type ${JSON.stringify(type)}`, command);
+  /** @type {URL} */
   let url;
   try {
     url = new URL(target);
@@ -95,12 +117,13 @@ async function send(values, command) {
     console.error(`threetone-webhooks: warning: ${warning}`);
   }
   const overrides = values.data === undefined ? undefined : { data: JSON.parse(values.data) };
-  const { body, headers } = generateTestEvent(type, { secret: secrets[0], overrides });
+  const { body, headers } = generateTestEvent(/** @type {import("threetone-webhooks").EventType} */ (type), { secret: secrets[0], overrides });
   let response;
   try {
     // Never to another place than --url: a redirect would take the signed body with it.
     response = await fetch(url, { method: "POST", headers, body, redirect: "manual" });
-  } catch (error) {
+  } catch (thrown) {
+    const error = /** @type {Error & { cause?: Error }} */ (thrown);
     console.error(`threetone-webhooks: cannot send to ${url.href}: ${error.cause?.message ?? error.message}`);
     return 1;
   }
@@ -115,11 +138,18 @@ async function send(values, command) {
   return response.ok ? 0 : 1;
 }
 
+/**
+ * @param {Values} values
+ * @param {"url" | "event" | "signature"} name
+ * @param {string} command
+ * @returns {string}
+ */
 function required(values, name, command) {
   if (values[name] === undefined) fail(`--${name} is required`, command);
-  return values[name];
+  return /** @type {string} */ (values[name]);
 }
 
+/** @param {string[]} argv */
 async function main(argv) {
   const [command, ...rest] = argv;
   if (command === undefined || command === "--help" || command === "-h" || command === "help") {
@@ -131,11 +161,11 @@ async function main(argv) {
   try {
     parsed = parseArgs({ args: rest, options: OPTIONS, allowPositionals: true });
   } catch (error) {
-    fail(error.message, command);
+    fail(/** @type {Error} */ (error).message, command);
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    console.log(HELP[command]);
+    console.log(HELP[/** @type {keyof HELP} */ (command)]);
     return 0;
   }
   switch (command) {

@@ -11,7 +11,27 @@
 import { SIGNATURE_HEADER, Webhook, WebhookVerificationError, payloadTooLargeError } from "threetone-webhooks";
 import { DEFAULT_MAX_BODY_BYTES, declaredLength, errorBody, readWebBody } from "./http.mjs";
 
-/** The raw body: `{ body }`, or `{ length }` when over the limit. */
+/** @import { Options, Secret, ThreeToneEvent } from "threetone-webhooks" */
+
+/**
+ * Larger bodies than `maxBodyBytes` (default 1 MiB) get 413 (a declared Content-Length unread, a streamed body cut at the limit).
+ * @typedef {Options & { secret: Secret }} HonoWebhookOptions
+ */
+
+/**
+ * Minimal shape of Hono's Context used by the middleware.
+ * @typedef {object} HonoLikeContext
+ * @property {{ raw: Request, arrayBuffer(): Promise<ArrayBuffer>, header(name: string): string | undefined, bodyCache?: Record<string, unknown> }} req
+ * @property {(key: "threetoneEvent", value: ThreeToneEvent) => void} set
+ * @property {(body: unknown, status?: number) => Response} json
+ */
+
+/**
+ * The raw body: `{ body }`, or `{ length }` when over the limit.
+ * @param {HonoLikeContext} c
+ * @param {number} maxBodyBytes
+ * @returns {Promise<import("./http.mjs").BodyRead>}
+ */
 async function rawBodyOf(c, maxBodyBytes) {
   const declared = declaredLength(c.req.header("content-length"));
   if (declared > maxBodyBytes) return { length: declared };
@@ -28,6 +48,11 @@ async function rawBodyOf(c, maxBodyBytes) {
   return read;
 }
 
+/**
+ * Hono middleware; the verified event is `c.get("threetoneEvent")`.
+ * @param {HonoWebhookOptions} options
+ * @returns {(c: HonoLikeContext, next: () => Promise<void>) => Promise<Response | void>}
+ */
 export function threetoneWebhook({ secret, maxBodyBytes = DEFAULT_MAX_BODY_BYTES, ...options }) {
   const webhook = new Webhook(secret, { ...options, maxBodyBytes });
   return async function threetoneWebhookMiddleware(c, next) {
@@ -35,19 +60,19 @@ export function threetoneWebhook({ secret, maxBodyBytes = DEFAULT_MAX_BODY_BYTES
     // handler that consumed c.req.raw directly leaves nothing to verify.
     if (c.req.raw.bodyUsed && Object.keys(c.req.bodyCache ?? {}).length === 0) {
       return c.json(
-        {
-          error: "raw_body_unavailable",
+        errorBody({
+          code: "raw_body_unavailable",
           message:
             "The request body was consumed through c.req.raw before the ThreeTone webhook middleware. " +
             "Read bodies with c.req.json() / c.req.text() (Hono keeps the raw text), or mount the middleware first.",
-        },
+        }),
         500,
       );
     }
-    const { body, length } = await rawBodyOf(c, maxBodyBytes);
-    if (length !== undefined) return c.json(errorBody(payloadTooLargeError(length, maxBodyBytes)), 413);
+    const read = await rawBodyOf(c, maxBodyBytes);
+    if (read.body === undefined) return c.json(errorBody(payloadTooLargeError(read.length, maxBodyBytes)), 413);
     try {
-      c.set("threetoneEvent", webhook.constructEvent(body, c.req.header(SIGNATURE_HEADER)));
+      c.set("threetoneEvent", webhook.constructEvent(read.body, c.req.header(SIGNATURE_HEADER)));
     } catch (error) {
       if (error instanceof WebhookVerificationError) return c.json(errorBody(error), error.status);
       throw error;

@@ -5,6 +5,7 @@ import runSuite from "./suite.cjs";
 import signatures from "./vectors/signatures.json";
 import headers from "./vectors/signature-headers.json";
 import payloads from "./vectors/payload-cases.json";
+import catalog from "./vectors/catalog.json";
 import callStarted from "./vectors/payloads/call_started.json";
 import callEnded from "./vectors/payloads/call_ended.json";
 import conversationEnded from "./vectors/payloads/conversation_ended.json";
@@ -16,7 +17,7 @@ const seeds = Object.fromEntries(
 );
 
 export function runBundled(runtime) {
-  return runSuite(lib, { signatures, headers, payloads, seeds }, runSuite.peerSign).then((results) => ({
+  return runSuite(lib, { signatures, headers, payloads, catalog, seeds }, runSuite.peerSign).then((results) => ({
     ...results,
     summary: runSuite.summary(runtime, results),
   }));

@@ -54,10 +54,10 @@ function runChild(args) {
 }
 
 function assertRefused(results) {
-  const refused = /^payload_too_large 413 body is 2147483648 bytes, more than the allowed \d+$/;
+  // No limit was set: the core's OutOfMemory, not a made-up limit.
+  const refused = "payload_too_large 413 body is 2147483648 bytes, more than fits in memory";
   for (const name of ["verify", "verifyOrThrow", "sign", "constructEvent", "parseEvent", "Webhook.verify", "Webhook.constructEvent"]) {
-    assert.match(results[name], refused, name);
-    assert.ok(Number(results[name].split(" ").at(-1)) < 2 ** 31, `${name}: the limit is under the body's length`);
+    assert.equal(results[name], refused, name);
     assert.equal(results[`${name} then`], "accepted", `the calls after ${name}`);
   }
   assert.equal(results.limited, "payload_too_large 413 body is 2147483648 bytes, more than the allowed 1024");

@@ -66,16 +66,28 @@ module.exports = async function runSuite(lib, vectors, peerSign) {
     check(`reject other body ${vector.name}`, !lib.verify(new Uint8Array([...body, 32]), vector.signature, secret));
   }
 
+  // The core's catalog (generated): every code's status, the event types.
+  const statusOf = Object.fromEntries(vectors.catalog.error_codes.map(({ code, status }) => [code, status]));
+  const checkCode = (name, error) => check(`${name}: ${error.code} is the catalog's, with its status`, statusOf[error.code] === error.status, `${error.code} ${error.status}`);
+
   // Every header case, with its code.
   const headers = vectors.headers;
   for (const item of headers.cases) {
     const code = codeOf(() => lib.verifyOrThrow(headers.body, item.header, headers.secret));
     check(`header ${item.name}`, code === item.code, `got ${code}`);
+    if (item.code !== null) {
+      try {
+        lib.verifyOrThrow(headers.body, item.header, headers.secret);
+      } catch (error) {
+        checkCode(`header ${item.name}`, error);
+      }
+    }
     check(`verify() agrees on ${item.name}`, lib.verify(headers.body, item.header, headers.secret) === (item.code === null));
   }
   check("null signature is missing_signature", codeOf(() => lib.verifyOrThrow("x", null, "s")) === "missing_signature");
 
-  // Payload cases: accepted with the same JSON, or rejected with code and path.
+  // Payload cases: accepted with the same JSON, or rejected with code, path,
+  // what was expected and what was found.
   for (const item of vectors.payloads.cases) {
     try {
       const event = lib.parseEvent(item.body);
@@ -83,8 +95,18 @@ module.exports = async function runSuite(lib, vectors, peerSign) {
       if (item.code === null) check(`payload ${item.name} is lossless`, deepEqual(event, JSON.parse(item.body)));
     } catch (error) {
       check(`payload ${item.name}`, error.code === item.code, `got ${error.code ?? error}`);
-      if (item.path) check(`payload ${item.name} path`, error.path === item.path, `got ${error.path}`);
+      if (item.path) {
+        check(`payload ${item.name} path`, error.path === item.path, `got ${error.path}`);
+        check(`payload ${item.name} says what it expected and found`, error.expected?.length > 0 && error.found?.length > 0, `${error.expected} / ${error.found}`);
+        check(`payload ${item.name} message`, error.message === `invalid payload at ${error.path}: expected ${error.expected}, found ${error.found}`, error.message);
+      } else {
+        check(`payload ${item.name} has no field`, !("path" in error) && !("expected" in error) && !("found" in error));
+      }
+      for (const key of ["expected", "found"]) {
+        if (item[key] !== undefined) check(`payload ${item.name} ${key}`, error[key] === item[key], `got ${error[key]}`);
+      }
       check(`payload ${item.name} status`, error.status === 400, String(error.status));
+      checkCode(`payload ${item.name}`, error);
       check(`payload ${item.name} is a WebhookVerificationError`, error instanceof lib.WebhookVerificationError);
     }
   }
@@ -160,6 +182,13 @@ module.exports = async function runSuite(lib, vectors, peerSign) {
   })();
   check("a parsed object is a TypeError that says to pass the raw body", misuse instanceof TypeError && /raw request body/.test(misuse.message));
   check("an empty secret says so", codeOf(() => lib.verify("x", "sha256=00", "")) === "empty_secret");
+  for (const secret of ["", []]) {
+    try {
+      lib.verify("x", "sha256=00", secret);
+    } catch (error) {
+      checkCode(`secret ${JSON.stringify(secret)}`, error);
+    }
+  }
   check("no secret says so", codeOf(() => lib.verify("x", "sha256=00", [])) === "no_secret");
   check("a non-string secret is a TypeError", codeOf(() => lib.sign("x", 42)).startsWith("TypeError"));
 
@@ -175,7 +204,10 @@ module.exports = async function runSuite(lib, vectors, peerSign) {
 
   // Constants, samples of every type, and the Fetch API helper.
   check("SIGNATURE_HEADER", lib.SIGNATURE_HEADER === "X-ThreeTone-Signature");
-  check("EVENT_TYPES", lib.EVENT_TYPES.length === 12 && lib.EVENT_TYPES.includes("quota_exceeded"));
+  const catalogTypes = vectors.catalog.event_types.map(({ name }) => name);
+  check("EVENT_TYPES are the catalog's", deepEqual(lib.EVENT_TYPES, catalogTypes) && Object.isFrozen(lib.EVENT_TYPES), String(lib.EVENT_TYPES));
+  check("every code of the catalog has its status", vectors.catalog.error_codes.length > 0 && Object.values(statusOf).every((status) => [400, 401, 413, 503].includes(status)));
+  check("isKnownEvent", lib.isKnownEvent(JSON.parse(sample.body)) && !lib.isKnownEvent(JSON.parse(unknown)));
   for (const type of lib.EVENT_TYPES) {
     const test = lib.generateTestEvent(type, { secret: "k", overrides: { data: { extra_field: 1 } } });
     const event = lib.constructEvent(test.body, test.headers["x-threetone-signature"], "k", { allowUnknownEvents: false });

@@ -1,13 +1,46 @@
 // Compiled with `tsc --noEmit` (types.test.mjs): the typed API as a user
 // writes it, and misuse that must not compile (each @ts-expect-error fails
 // the build if the line ever compiles).
-import { constructEvent, generateTestEvent, parseEvent, payloadTooLargeError, sign, verify, Webhook, WebhookVerificationError } from "threetone-webhooks";
-import type { CallEnded, ErrorCode, EventType, ThreeToneEvent } from "threetone-webhooks";
+import { constructEvent, EVENT_TYPES, generateTestEvent, isKnownEvent, parseEvent, payloadTooLargeError, SIGNATURE_HEADER, sign, verify, verifyRequest, Webhook, WebhookVerificationError } from "threetone-webhooks";
+import type { CallEnded, ErrorCode, EventType, KnownEvent, ThreeToneEvent, UnknownEvent } from "threetone-webhooks";
 import { threetoneWebhook } from "threetone-webhooks/express";
 import { createNodeHandler } from "threetone-webhooks/node";
 
 const { body, headers } = generateTestEvent("conversation_ended", { secret: "k" });
-const event: ThreeToneEvent = constructEvent(body, headers["x-threetone-signature"], "k", { maxAgeSeconds: 300 });
+// Unknown events are accepted by default: the result may be one.
+const open: ThreeToneEvent = constructEvent(body, headers["x-threetone-signature"], "k", { maxAgeSeconds: 300 });
+// @ts-expect-error: by default an event of an unknown type can arrive, so the result is not a KnownEvent
+const notKnown: KnownEvent = open;
+// @ts-expect-error: allowUnknownEvents: true keeps them
+const stillOpen: KnownEvent = parseEvent(body, { allowUnknownEvents: true });
+const flag: boolean = Math.random() > 0.5;
+// @ts-expect-error: a boolean that may be true keeps them too
+const maybeOpen: KnownEvent = parseEvent(body, { allowUnknownEvents: flag });
+// allowUnknownEvents: false gives the closed union.
+const event: KnownEvent = constructEvent(body, headers["x-threetone-signature"], "k", { maxAgeSeconds: 300, allowUnknownEvents: false });
+const parsedKnown: KnownEvent = parseEvent(body, { allowUnknownEvents: false });
+const viaWebhook: KnownEvent = new Webhook("k").constructEvent(body, headers["x-threetone-signature"], { allowUnknownEvents: false });
+const viaRequest: Promise<KnownEvent> = verifyRequest(new Request("https://example.test/"), "k", { allowUnknownEvents: false });
+// @ts-expect-error: verifyRequest's default is open as well
+const viaRequestOpen: Promise<KnownEvent> = verifyRequest(new Request("https://example.test/"), "k");
+void notKnown, stillOpen, maybeOpen, parsedKnown, viaWebhook, viaRequest, viaRequestOpen;
+if (isKnownEvent(open)) {
+  const known: KnownEvent = open;
+  if (open.event === "call_ended") {
+    const seconds: number = open.data.duration_seconds;
+    void seconds;
+  }
+  void known;
+} else {
+  const unknown: UnknownEvent = open;
+  const name: string = unknown.event;
+  // @ts-expect-error: an unknown event's data is not typed
+  unknown.data.call_id;
+  void name;
+}
+const header: "X-ThreeTone-Signature" = SIGNATURE_HEADER;
+const types: readonly EventType[] = EVENT_TYPES;
+void header, types;
 
 switch (event.event) {
   case "call_ended": {
@@ -37,21 +70,29 @@ const tooLargeCode: ErrorCode = "payload_too_large";
 void limited, signed, tooLarge, tooLargeCode;
 const webhook = new Webhook("k", { allowUnknownEvents: false, maxBodyBytes: 64 * 1024 });
 const again: ThreeToneEvent = webhook.constructEvent(new ArrayBuffer(0), undefined);
-const kind: EventType = again.event;
+// @ts-expect-error: an unknown event's name is any string, not an EventType
+const unnamed: EventType = again.event;
+const kind: EventType = webhook.constructEvent(new ArrayBuffer(0), undefined, { allowUnknownEvents: false }).event;
+void unnamed;
 try {
   parseEvent(body);
 } catch (error) {
   if (error instanceof WebhookVerificationError) {
     const code: ErrorCode = error.code;
     const status: number = error.status;
-    void code, status;
+    const field: [string | undefined, string | undefined, string | undefined] = [error.path, error.expected, error.found];
+    // @ts-expect-error: the code is read-only
+    error.code = "invalid_json";
+    // @ts-expect-error: not an error code
+    const wrong: ErrorCode = "signature_wrong";
+    void code, status, field, wrong;
   }
 }
 threetoneWebhook({ secret: "k", onEvent: (received) => void received.event, maxBodyBytes: 1024 });
 createNodeHandler({ secret: ["k", "old"], maxBodyBytes: 1024, onError: (error, req) => void [error, req.url] });
 void ok, kind;
 
-const alreadyParsed: ThreeToneEvent = event;
+const alreadyParsed: KnownEvent = event;
 // @ts-expect-error: the body must be raw, not a parsed object
 constructEvent(alreadyParsed, "sha256=00", "k");
 // @ts-expect-error: secrets are strings

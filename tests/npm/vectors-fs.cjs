@@ -13,5 +13,6 @@ module.exports = {
   signatures: json("signatures.json"),
   headers: json("signature-headers.json"),
   payloads: json("payload-cases.json"),
+  catalog: json("catalog.json"),
   seeds,
 };
