@@ -16,7 +16,7 @@ use wasm_bindgen::prelude::*;
 use crate::error::{Error, ErrorRecord, PayloadError};
 use crate::{EventType, Options, Timestamp, Verifier, sample_event, validate_event};
 
-// Talc instead of the default dlmalloc: about 5 KB less Wasm.
+// Talc instead of the default dlmalloc: less Wasm (BENCHMARKS.md, "Levers, one by one").
 #[cfg(all(target_family = "wasm", not(target_feature = "atomics")))]
 #[global_allocator]
 static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
@@ -77,7 +77,7 @@ impl<E: Into<Error>> From<E> for Failure {
 ///
 /// One buffer, reused: wasm-bindgen's `&[u8]` and `&str` arguments cost an
 /// allocation and a free each per call, and a string is copied in by a
-/// character loop (what that cost: BENCHMARKS.md, "Figures the code refers to").
+/// character loop (what that cost: BENCHMARKS.md, "Goals and what was reached").
 #[wasm_bindgen(js_name = Input)]
 #[derive(Default)]
 pub struct JsInput(Vec<u8>);

@@ -510,8 +510,9 @@ impl<'a> Reader<'a> {
 /// `float_roundtrip` feature); `None` past `f64::MAX`, which serde_json refuses.
 ///
 /// Through `Number`'s `FromStr`: `from_slice::<f64>` would link serde's
-/// `Unexpected`, whose `Display` brings in float formatting (about 12 KB of
-/// Wasm), and core's own parser tables add 6 KB of gzip.
+/// `Unexpected`, whose `Display` brings in float formatting, and core's own
+/// parser tables do not compress (BENCHMARKS.md, "Levers, one by one": "no
+/// float formatting in messages", "a float's value by core's `str::parse`").
 fn float_value(literal: &[u8]) -> Option<f64> {
     let text = core::str::from_utf8(literal).ok()?;
     text.parse::<serde_json::Number>().ok()?.as_f64()

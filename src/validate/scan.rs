@@ -155,7 +155,7 @@ fn missing(object: &Path<'_>, field: &Field) -> Stop {
 /// The value found where another was expected, for error messages.
 ///
 /// Not serde's `Unexpected`: its `Display` writes floats out, which links
-/// core's float formatting (BENCHMARKS.md, "Figures the code refers to");
+/// core's float formatting (BENCHMARKS.md, "Levers, one by one");
 /// the path already points at the value.
 enum Found<'a> {
     Null,

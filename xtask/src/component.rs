@@ -15,8 +15,9 @@ const TARGET: &str = "wasm32-unknown-unknown";
 const WIT: &str = "wit/verifier.wit";
 const WORLD: &str = "verifier";
 /// wasm-opt passes for `jco opt`: speed first, like the release profile (jco's
-/// default, `-Oz`, made the file 0.7% smaller and `verify` 2-3% slower).
-/// wasm-opt drops the name section either way.
+/// default, `-Oz`, made the file barely smaller and `verify` slower:
+/// BENCHMARKS.md, "Figures the code refers to"). wasm-opt drops the name
+/// section either way.
 const WASM_OPT_ARGS: [&str; 2] = ["-O3", "--enable-bulk-memory"];
 
 /// The component's directory (its crate, WIT and pinned npm tools).

@@ -55,8 +55,8 @@ pub fn build() -> Result<PathBuf, String> {
     let dist = package.join("dist");
     fs::create_dir_all(dist.join("entries")).map_err(|e| e.to_string())?;
     let wasm = dist.join("threetone_webhooks_bg.wasm");
-    // -O3, not -Oz: as small (87.3 KB against 87.0, the same gzipped) and
-    // 2-3% faster to verify and validate (BENCHMARKS.md).
+    // -O3, not -Oz: as small gzipped, and faster to verify and validate
+    // (BENCHMARKS.md, "Levers, one by one").
     tools::wasm_opt(&tools_dir, "-O3", &bindgen.join("threetone_webhooks_bg.wasm"), &wasm)?;
 
     assemble(&root.join("pkg-templates"), &bindgen, &package)?;
