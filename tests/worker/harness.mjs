@@ -21,6 +21,7 @@ export const DURABLE_OBJECTS = Object.fromEntries(
     ["ROUTE_LOGS", "RouteLog"],
     ["METRICS", "RequestCounts"],
     ["ALERTS", "AlertStore"],
+    ["REPLAYS", "ReplayStore"],
     ["FAILURES", "FailureCounter"],
     ["DEAD_LETTERS", "DeadLetterStore"],
   ].map(([binding, className]) => [binding, { className, useSQLite: true }]),
@@ -117,13 +118,14 @@ export const EDGE_SCRIPT = {
  * queue mode, unless `queue` is false). With `persist`, its Durable Objects
  * keep their storage in that directory, for a later Worker to find.
  */
-export async function startWorker(vars, { queue = vars.DELIVERY_MODE === "queue", persist } = {}) {
+export async function startWorker(vars, { queue = vars.DELIVERY_MODE === "queue", persist, archive = false } = {}) {
   const queues = queue
     ? { queueProducers: { EVENTS: { queueName: QUEUE } }, queueConsumers: { [QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 1 } } }
     : {};
   const mf = new Miniflare({
     ...queues,
     ...(persist === undefined ? {} : { durableObjectsPersist: persist }),
+    ...(archive ? { r2Buckets: ["ARCHIVE"], ...(persist === undefined ? {} : { r2Persist: persist }) } : {}),
     ...EDGE_SCRIPT,
     bindings: Object.fromEntries(Object.entries(vars).filter(([, value]) => value !== undefined)),
     handleRuntimeStdio(stdout, stderr) {
@@ -148,6 +150,8 @@ export async function startWorker(vars, { queue = vars.DELIVERY_MODE === "queue"
         },
       });
     },
+    /** Runs the Worker's scheduled (cron) handler once. */
+    scheduled: async () => (await mf.getWorker()).scheduled({ cron: "17 3 * * *" }),
     dispose: () => mf.dispose(),
   };
 }

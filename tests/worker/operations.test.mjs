@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 
-import { ADMIN_TOKEN, ROOT, SECRET, baseVars, event, nowTimestamp, sign, sleep, startOrigin, startWorker } from "./harness.mjs";
+import { ADMIN_TOKEN, ROOT, SECRET, baseVars, event, nowTimestamp, sha256, sign, sleep, startOrigin, startWorker } from "./harness.mjs";
 
 const bearer = { authorization: `Bearer ${ADMIN_TOKEN}` };
 
@@ -276,3 +276,128 @@ describe("alerts", () => {
 function signed(body) {
   return { method: "POST", body, headers: { "content-type": "application/json", "x-threetone-signature": sign(body) } };
 }
+
+describe("archive and replay", () => {
+  const replayOf = async (edge, body) => {
+    const response = await edge.fetch("/replay", { method: "POST", headers: bearer, body: JSON.stringify(body) });
+    return { status: response.status, json: await response.json(), location: response.headers.get("location") };
+  };
+  const archiveKey = (body) => `events/${String(Date.parse(JSON.parse(body).timestamp)).padStart(13, "0")}/${sha256(Buffer.from(body))}`;
+
+  test("without ARCHIVE the endpoints say so (501)", async () => {
+    const origin = await startOrigin();
+    const edge = await startWorker(baseVars(origin));
+    try {
+      for (const [path, method] of [["/replay", "POST"], ["/replay/abc", "GET"], ["/archive/events/1/x", "GET"]]) {
+        const response = await edge.fetch(path, { method, headers: bearer, body: method === "POST" ? "{}" : undefined });
+        assert.equal(response.status, 501, path);
+        assert.equal((await response.json()).error, "archive_not_configured");
+      }
+      assert.equal((await edge.post(event())).status, 200);
+    } finally {
+      await edge.dispose();
+      await origin.close();
+    }
+  });
+
+  test("every authentic event is kept; a dry run counts a selection exactly; a replay sends it once more, marked", { timeout: 60_000 }, async () => {
+    const origin = await startOrigin();
+    const edge = await startWorker(baseVars(origin), { archive: true });
+    try {
+      const ended = Array.from({ length: 3 }, () => event("call_ended"));
+      const started = Array.from({ length: 2 }, () => event("call_started"));
+      for (const body of [...ended, ...started]) assert.equal((await edge.post(body)).status, 200);
+      origin.answer(() => ({ status: 500 }));
+      const failed = event("call_ended");
+      assert.equal((await edge.post(failed)).status, 502);
+      origin.answer(() => ({ status: 200 }));
+      await sleep(300); // archived after the answers
+      // The exact body, for the dashboard's detail view.
+      const archived = await edge.fetch(`/archive/${archiveKey(ended[0])}`, { headers: bearer });
+      assert.equal(archived.status, 200);
+      assert.equal(await archived.text(), ended[0]);
+      assert.equal((await edge.fetch(`/archive/${archiveKey(ended[0])}`)).status, 401);
+
+      const from = new Date(Date.now() - 60_000).toISOString();
+      assert.deepEqual((await replayOf(edge, { from, event_types: ["call_ended"] })).json, { dry_run: true, events: 4, deliveries: 4, capped: false });
+      assert.equal((await replayOf(edge, { from, results: ["failed"] })).json.events, 1);
+      const later = { from: new Date(Date.now() + 60_000).toISOString(), to: new Date(Date.now() + 120_000).toISOString() };
+      assert.equal((await replayOf(edge, later)).json.events, 0);
+      const bad = await replayOf(edge, { from: "yesterday" });
+      assert.deepEqual([bad.status, bad.json.error], [400, "invalid_request"]);
+      assert.equal((await replayOf(edge, { form: from })).status, 400);
+
+      const before = origin.received.length;
+      const replay = await replayOf(edge, { from, event_types: ["call_ended"], dry_run: false });
+      assert.equal(replay.status, 202);
+      assert.match(replay.location, /^\/replay\/[0-9a-f]{16}$/);
+      let progress;
+      for (let i = 0; i < 100; i++) {
+        progress = await (await edge.fetch(replay.location, { headers: bearer })).json();
+        if (progress.state === "done") break;
+        await sleep(100);
+      }
+      assert.deepEqual(
+        [progress.state, progress.events, progress.deliveries, progress.delivered, progress.failed, progress.remaining],
+        ["done", 4, 4, 4, 0, 0],
+      );
+      await sleep(1500); // later rounds send nothing more
+      const replayed = origin.received.slice(before);
+      assert.deepEqual(replayed.map((request) => request.sha256).sort(), [...ended, failed].map((body) => sha256(Buffer.from(body))).sort());
+      assert.ok(replayed.every((request) => request.headers["x-threetone-edge-replay"] === "1"));
+      assert.ok(origin.received.slice(0, before).every((request) => request.headers["x-threetone-edge-replay"] === undefined));
+      // The event that had failed is now delivered: a selection of failures is empty.
+      assert.equal((await replayOf(edge, { from, results: ["failed"] })).json.events, 0);
+    } finally {
+      await edge.dispose();
+      await origin.close();
+    }
+  });
+
+  test("dead letters are part of the model: replayed by their result", { timeout: 60_000 }, async () => {
+    const origin = await startOrigin();
+    origin.answer(() => ({ status: 500 }));
+    const edge = await startWorker(baseVars(origin, { DELIVERY_MODE: "queue", RETRY_MAX_RETRIES: "0", BREAKER_FAILURES: "1000" }), { archive: true });
+    try {
+      const body = event();
+      assert.equal((await edge.post(body)).status, 202);
+      const selection = { results: ["dead_lettered"] };
+      let count;
+      for (let i = 0; i < 100 && count !== 1; i++) {
+        count = (await replayOf(edge, selection)).json.events;
+        await sleep(100);
+      }
+      assert.equal(count, 1);
+      origin.answer(() => ({ status: 200 }));
+      const replay = await replayOf(edge, { ...selection, dry_run: false });
+      for (let i = 0; i < 100 && !origin.received.some((request) => request.answered === 200); i++) await sleep(100);
+      const delivered = origin.received.filter((request) => request.answered === 200);
+      assert.equal(delivered.length, 1);
+      assert.equal(delivered[0].sha256, sha256(Buffer.from(body)));
+      assert.equal(delivered[0].headers["x-threetone-edge-replay"], "1");
+      assert.equal(replay.status, 202);
+    } finally {
+      await edge.dispose();
+      await origin.close();
+    }
+  });
+
+  test("the daily sweep drops events past ARCHIVE_RETENTION_DAYS", async () => {
+    const origin = await startOrigin();
+    const edge = await startWorker(baseVars(origin, { MAX_EVENT_AGE_SECONDS: "off", ARCHIVE_RETENTION_DAYS: "30" }), { archive: true });
+    try {
+      const old = event("call_ended", { timestamp: nowTimestamp(-40 * 86_400) });
+      const recent = event("call_ended", { timestamp: nowTimestamp(-20 * 86_400) });
+      for (const body of [old, recent]) assert.equal((await edge.post(body)).status, 200);
+      await sleep(300);
+      assert.equal((await replayOf(edge, {})).json.events, 2);
+      await edge.scheduled();
+      assert.equal((await edge.fetch(`/archive/${archiveKey(old)}`, { headers: bearer })).status, 404);
+      assert.equal((await edge.fetch(`/archive/${archiveKey(recent)}`, { headers: bearer })).status, 200);
+      assert.equal((await replayOf(edge, {})).json.events, 1);
+    } finally {
+      await edge.dispose();
+      await origin.close();
+    }
+  });
+});

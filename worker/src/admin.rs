@@ -16,9 +16,10 @@ use crate::outcome::{Answer, Outcome, Reply};
 use crate::pipeline::Inbound;
 use crate::rate_limit::Limit;
 use crate::runtime::{self, random_id};
+use crate::selection::ReplayRequest;
 use crate::{
-    alerts, auth, dead_letters, delivery_log, destination, keys, queue, rate_limit, request_counts,
-    route_log,
+    alerts, archive, auth, dead_letters, delivery_log, destination, keys, queue, rate_limit,
+    replay, request_counts, route_log,
 };
 
 /// Version reported by `/health`.
@@ -255,20 +256,24 @@ pub async fn set_paused(
 /// The body of `/dead-letters/replay`: `{}` for every letter, or the ids.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ReplayRequest {
+struct DeadLetterReplay {
     ids: Option<Vec<String>>,
 }
 
 /// Queues dead letters again (all, or those named by `ids`), attempts
 /// reset. A letter leaves the store only once the queue has taken it.
-pub async fn replay(request: &mut Request, config: &Config, env: &Env) -> Result<Reply> {
+pub async fn replay_dead_letters(
+    request: &mut Request,
+    config: &Config,
+    env: &Env,
+) -> Result<Reply> {
     if let Some(refusal) = refuse(request, config, env).await? {
         return Ok(refusal);
     }
     let text = request.text().await.unwrap_or_default();
-    let ids = match serde_json::from_str::<ReplayRequest>(&text) {
-        Ok(ReplayRequest { ids: Some(ids) }) => ids,
-        Ok(ReplayRequest { ids: None }) => {
+    let ids = match serde_json::from_str::<DeadLetterReplay>(&text) {
+        Ok(DeadLetterReplay { ids: Some(ids) }) => ids,
+        Ok(DeadLetterReplay { ids: None }) => {
             dead_letters::list(env).await?.into_iter().map(|letter| letter.id).collect()
         }
         Err(_) => {
@@ -304,6 +309,111 @@ pub async fn replay(request: &mut Request, config: &Config, env: &Env) -> Result
         }
     }
     Ok(Reply::json(200, &replayed))
+}
+
+/// 501: the endpoint needs the archive.
+fn no_archive() -> Reply {
+    let answer = Answer {
+        message: Some(
+            "bind an R2 bucket as ARCHIVE (see wrangler.toml) to keep events and replay them"
+                .into(),
+        ),
+        ..Answer::error("archive_not_configured")
+    };
+    Reply::json(501, &answer)
+}
+
+/// `POST /replay`: counts the archived events a selection covers
+/// (`dry_run`, the default), or sends them again (202, with the replay's
+/// progress, also at `GET /replay/<id>`).
+pub async fn replay_archive(request: &mut Request, config: &Config, env: &Env) -> Result<Reply> {
+    if let Some(refusal) = refuse(request, config, env).await? {
+        return Ok(refusal);
+    }
+    if !archive::is_bound(env) {
+        return Ok(no_archive());
+    }
+    let text = request.text().await.unwrap_or_default();
+    let asked =
+        serde_json::from_str::<ReplayRequest>(if text.trim().is_empty() { "{}" } else { &text })
+            .map_err(|error| error.to_string())
+            .and_then(|asked| {
+                Ok((asked.selection(Date::now().as_millis())?, asked.dry_run.unwrap_or(true)))
+            });
+    let (selection, dry_run) = match asked {
+        Ok(asked) => asked,
+        Err(message) => {
+            return Ok(Reply::json(
+                400,
+                &Answer { message: Some(message), ..Answer::error("invalid_request") },
+            ));
+        }
+    };
+    let selected = archive::select(env, &selection).await?.unwrap_or_default();
+    let items: Vec<(String, Vec<String>)> = selected
+        .into_iter()
+        .map(|(key, facts)| {
+            let destinations = selection.destinations_of(&key, &facts);
+            (key, destinations)
+        })
+        .collect();
+    if dry_run {
+        #[derive(Serialize)]
+        struct Count {
+            dry_run: bool,
+            events: usize,
+            deliveries: usize,
+            capped: bool,
+        }
+        let deliveries = items.iter().map(|(_, destinations)| destinations.len()).sum();
+        let capped = items.len() >= archive::MAX_SELECTED;
+        return Ok(Reply::json(200, &Count { dry_run, events: items.len(), deliveries, capped }));
+    }
+    let id = random_id();
+    let progress = replay::start(env, id.clone(), items).await?;
+    let mut reply = Reply::json(202, &progress);
+    reply.headers.push(("Location", format!("/replay/{id}")));
+    Ok(reply)
+}
+
+/// `GET /replay/<id>`: a replay's progress.
+pub async fn replay_progress(
+    request: &Request,
+    config: &Config,
+    env: &Env,
+    id: &str,
+) -> Result<Reply> {
+    if let Some(refusal) = refuse(request, config, env).await? {
+        return Ok(refusal);
+    }
+    if !archive::is_bound(env) {
+        return Ok(no_archive());
+    }
+    Ok(match replay::progress(env, id).await? {
+        Some(progress) => Reply::json(200, &progress),
+        None => Reply::error(404, "unknown_replay"),
+    })
+}
+
+/// `GET /archive/<key>`: an archived event's exact body, for the dashboard.
+pub async fn archived_body(
+    request: &Request,
+    config: &Config,
+    env: &Env,
+    key: &str,
+) -> Result<Reply> {
+    if let Some(refusal) = refuse(request, config, env).await? {
+        return Ok(refusal);
+    }
+    if !archive::is_bound(env) {
+        return Ok(no_archive());
+    }
+    Ok(match archive::fetch(env, key).await? {
+        Some((body, facts)) => {
+            Reply { status: 200, headers: vec![("Content-Type", facts.content_type)], body }
+        }
+        None => Reply::error(404, "not_archived"),
+    })
 }
 
 /// The body of `/test`: an event type, and the route (the first by default).

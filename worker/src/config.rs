@@ -63,6 +63,10 @@ pub struct Config {
     pub breaker: BreakerPolicy,
     /// Where alerts go (`ALERT_WEBHOOK_URL`); `None`: nowhere.
     pub alerts: Option<AlertTarget>,
+    /// How long the archive keeps events (`ARCHIVE_RETENTION_DAYS`).
+    pub archive_retention_days: u64,
+    /// Events a replay sends per second (`REPLAY_PER_SECOND`).
+    pub replay_per_second: u32,
     /// What is missing, malformed or weak.
     pub problems: Vec<Problem>,
 }
@@ -232,6 +236,10 @@ const RETRY_MAX_DELAY_SECONDS: Number =
     Number { name: "RETRY_MAX_DELAY_SECONDS", default: 300, min: 0, max: 43_200 };
 const BREAKER_FAILURES: Number =
     Number { name: "BREAKER_FAILURES", default: 5, min: 1, max: 1_000 };
+const ARCHIVE_RETENTION_DAYS: Number =
+    Number { name: "ARCHIVE_RETENTION_DAYS", default: 30, min: 1, max: 3650 };
+const REPLAY_PER_SECOND: Number =
+    Number { name: "REPLAY_PER_SECOND", default: 10, min: 1, max: 100 };
 const ALERT_DEBOUNCE_SECONDS: Number =
     Number { name: "ALERT_DEBOUNCE_SECONDS", default: 300, min: 1, max: 86_400 };
 const BREAKER_COOLDOWN_SECONDS: Number =
@@ -357,6 +365,8 @@ impl<E: Environment> Reader<'_, E> {
                 cooldown_ms: self.number(&BREAKER_COOLDOWN_SECONDS) * 1000,
             },
             alerts: self.alerts(),
+            archive_retention_days: self.number(&ARCHIVE_RETENTION_DAYS),
+            replay_per_second: u32::try_from(self.number(&REPLAY_PER_SECOND)).unwrap_or(1),
             problems: self.problems,
         }
     }

@@ -57,9 +57,15 @@ pub async fn deliver(
     let ttl_ms = config.idempotency_ttl_seconds * 1000;
     let lease_ms = destination.timeout_ms + 5_000;
     let gate = Gate { limits: destination.limits, breaker: config.breaker };
-    let claimed =
-        destination::claim(env, &destination.name, key.as_str(), lease_ms, ttl_ms, Some(gate))
-            .await;
+    let claimed = destination::claim(
+        env,
+        &destination.name,
+        &event.delivery_key(),
+        lease_ms,
+        ttl_ms,
+        Some(gate),
+    )
+    .await;
     let attempt = match claimed {
         Err(error) => {
             // Not the body, not a secret: the store's own failure, for operators.
@@ -88,6 +94,7 @@ pub async fn deliver(
         edge_signature: destination.signer.as_ref().map(|signer| signer.sign(&event.body)),
         invalid: event.invalid.as_deref(),
         test: event.test,
+        replay: event.replay.is_some(),
     };
     let started = Date::now().as_millis();
     let answer =
@@ -147,7 +154,7 @@ pub async fn record(
     entry.destination = Some(attempt.destination.clone());
     let key = event.key();
     let settlement = attempt.ending.map(|ending| Settlement {
-        key: if attempt.acceptance { key.accepted() } else { key.clone() }.as_str().into(),
+        key: if attempt.acceptance { key.accepted().as_str().into() } else { event.delivery_key() },
         ending,
         ttl_ms: config.idempotency_ttl_seconds * 1000,
         breaker: (!attempt.acceptance).then_some(config.breaker),

@@ -28,12 +28,28 @@ pub struct Authentic {
     /// The route it came in by.
     #[serde(default)]
     pub route: String,
+    /// The event's own time (`timestamp`; when the edge received it, for a
+    /// body without one), in ms since the epoch: it orders the archive.
+    #[serde(default)]
+    pub timestamp_ms: u64,
+    /// The replay (its id) that sends it again, marked `X-ThreeTone-Edge-Replay: 1`.
+    #[serde(default)]
+    pub replay: Option<String>,
 }
 
 impl Authentic {
     /// The event's key (the SHA-256 of its body; see [`EventKey`]).
     pub fn key(&self) -> EventKey {
         EventKey::of(&self.body)
+    }
+
+    /// The key a destination's delivery of it is claimed by: the event's,
+    /// or, for a replay, one of that replay's own (so it is sent once more).
+    pub fn delivery_key(&self) -> String {
+        match &self.replay {
+            Some(replay) => format!("replay:{replay}:{}", self.key().as_str()),
+            None => self.key().as_str().into(),
+        }
     }
 }
 

@@ -17,6 +17,8 @@ pub const EDGE_SIGNATURE_HEADER: &str = "X-ThreeTone-Edge-Signature";
 pub const EDGE_INVALID_HEADER: &str = "X-ThreeTone-Edge-Invalid";
 /// Marks a sample sent by `POST /test`, not by ThreeTone.
 pub const EDGE_TEST_HEADER: &str = "X-ThreeTone-Edge-Test";
+/// Marks an event sent again by `POST /replay`.
+pub const EDGE_REPLAY_HEADER: &str = "X-ThreeTone-Edge-Replay";
 /// The edge's request id.
 pub const REQUEST_ID_HEADER: &str = "X-Request-Id";
 
@@ -40,6 +42,8 @@ pub struct ForwardHeaders<'a> {
     pub invalid: Option<&'a str>,
     /// Sent by `POST /test`.
     pub test: bool,
+    /// Sent again by `POST /replay`.
+    pub replay: bool,
 }
 
 impl ForwardHeaders<'_> {
@@ -65,6 +69,9 @@ impl ForwardHeaders<'_> {
         }
         if self.test {
             headers.push((EDGE_TEST_HEADER, "1".to_string()));
+        }
+        if self.replay {
+            headers.push((EDGE_REPLAY_HEADER, "1".to_string()));
         }
         headers
     }
@@ -94,6 +101,7 @@ mod tests {
             edge_signature: None,
             invalid: None,
             test: false,
+            replay: false,
         }
     }
 

@@ -21,6 +21,7 @@ mod admin;
 mod admission;
 mod alerting;
 mod alerts;
+mod archive;
 mod auth;
 mod config;
 mod dead_letters;
@@ -36,11 +37,13 @@ mod outcome;
 mod pipeline;
 mod queue;
 mod rate_limit;
+mod replay;
 mod request_counts;
 mod retry;
 mod route_log;
 mod rpc;
 mod runtime;
+mod selection;
 mod sql;
 
 use std::rc::Rc;
@@ -58,6 +61,7 @@ pub use alerts::AlertStore;
 pub use dead_letters::DeadLetterStore;
 pub use destination::DestinationStore;
 pub use rate_limit::FailureCounter;
+pub use replay::ReplayStore;
 pub use request_counts::RequestCounts;
 pub use route_log::RouteLog;
 
@@ -163,12 +167,21 @@ async fn admin_route(
         (Method::Get, "/logs") => admin::logs(request, config, env).await?,
         (Method::Get, "/destinations") => admin::destinations(request, config, env).await?,
         (Method::Get, "/metrics") => admin::metrics(request, config, env).await?,
-        (Method::Post, "/dead-letters/replay") => admin::replay(request, config, env).await?,
+        (Method::Post, "/dead-letters/replay") => {
+            admin::replay_dead_letters(request, config, env).await?
+        }
         (Method::Post, "/test") => {
             return Ok(match admin::test_event(request, config, env).await? {
                 Ok((inbound, route)) => Admin::Test(inbound, route),
                 Err(refusal) => Admin::Answered(refusal),
             });
+        }
+        (Method::Post, "/replay") => admin::replay_archive(request, config, env).await?,
+        (Method::Get, _) if path.starts_with("/replay/") => {
+            admin::replay_progress(request, config, env, &path["/replay/".len()..]).await?
+        }
+        (Method::Get, _) if path.starts_with("/archive/") => {
+            admin::archived_body(request, config, env, &path["/archive/".len()..]).await?
         }
         (Method::Post, _) if path.starts_with("/destinations/") => {
             let rest = &path["/destinations/".len()..];
@@ -245,6 +258,19 @@ fn record(
             )
         }))
         .await;
+        let results = attempts
+            .iter()
+            .filter_map(|attempt| {
+                Some((
+                    attempt.destination.clone(),
+                    selection::result_of(attempt.outcome.log_status())?,
+                ))
+            })
+            .collect();
+        if let Err(error) = archive::keep(&env, &authentic, results, Date::now().as_millis()).await
+        {
+            worker::console_error!("archive: {error}");
+        }
         for (attempt, recorded) in attempts.iter().zip(recorded) {
             if let Ok(Some(transition)) = recorded {
                 alerts::breaker_changed(
@@ -259,6 +285,19 @@ fn record(
             }
         }
     });
+}
+
+/// Once a day (`[triggers]` in wrangler.toml): the archive drops events
+/// older than `ARCHIVE_RETENTION_DAYS`.
+#[event(scheduled)]
+async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::ScheduleContext) {
+    let config = runtime::config(&env);
+    let now = Date::now().as_millis();
+    let before_ms = now.saturating_sub(config.archive_retention_days * 86_400_000);
+    match archive::sweep(&env, before_ms).await {
+        Ok(deleted) => console_log!("{{\"archive_swept\":{deleted}}}"),
+        Err(error) => worker::console_error!("archive sweep: {error}"),
+    }
 }
 
 /// The runtime's response for a reply, with the request id when there is one.

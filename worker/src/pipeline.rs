@@ -90,8 +90,11 @@ pub async fn handle(
         };
     }
 
+    let mut timestamp_ms = Date::now().as_millis();
     let invalid = match validate_event(&inbound.body, &Options::default()) {
         Ok(event) => {
+            timestamp_ms =
+                u64::try_from(event.timestamp().unix_seconds()).unwrap_or(0).saturating_mul(1000);
             facts.event = Some(event.event_name().to_string());
             facts.call_id = event.call_id().map(String::from);
             // A stale event is refused whatever ON_INVALID_PAYLOAD says: it
@@ -124,6 +127,8 @@ pub async fn handle(
         request_id: request_id.to_string(),
         test: inbound.test,
         route: route.path.clone(),
+        timestamp_ms,
+        replay: None,
     };
     let destinations: Vec<_> = route.destinations_for(&event.event).collect();
     if destinations.is_empty() {

@@ -161,6 +161,14 @@ async fn handle(message: Result<Message<Queued>>, config: &Config, env: &Env) {
     {
         worker::console_error!("queue consumer: {error}");
     }
+    if let Some(result) =
+        crate::selection::result_of(status.unwrap_or_else(|| attempt.outcome.log_status()))
+    {
+        let results = vec![(queued.destination.clone(), result)];
+        if let Err(error) = crate::archive::keep(env, &queued.event, results, started_ms).await {
+            worker::console_error!("archive: {error}");
+        }
+    }
     let handed_on = match next {
         Next::Done => Ok(()),
         Next::Retry(delay_seconds) => send(env, queued.clone(), delay_seconds).await,
