@@ -91,6 +91,14 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
+/// Milliseconds as seconds in decimal (`25` is `0.025`), without float
+/// formatting (which would weigh on the upload).
+fn seconds(ms: u64) -> String {
+    let fraction = format!("{:03}", ms % 1000);
+    let fraction = fraction.trim_end_matches('0');
+    if fraction.is_empty() { format!("{}", ms / 1000) } else { format!("{}.{fraction}", ms / 1000) }
+}
+
 /// A per-destination gauge: its name, help, and how to read it.
 type Gauge = (&'static str, &'static str, fn(&DestinationMetrics) -> u64);
 
@@ -143,7 +151,7 @@ pub fn render(snapshot: &Snapshot) -> String {
         let name = label(&destination.name);
         let latency = &destination.latency;
         for (bound, count) in LATENCY_BUCKETS_MS.iter().zip(&latency.cumulative) {
-            let le = *bound as f64 / 1000.0;
+            let le = seconds(*bound);
             let _ = writeln!(
                 out,
                 "threetone_edge_delivery_duration_seconds_bucket{{destination=\"{name}\",le=\"{le}\"}} {count}"
@@ -154,7 +162,7 @@ pub fn render(snapshot: &Snapshot) -> String {
             "threetone_edge_delivery_duration_seconds_bucket{{destination=\"{name}\",le=\"+Inf\"}} {}",
             latency.count
         );
-        let sum = latency.sum_ms as f64 / 1000.0;
+        let sum = seconds(latency.sum_ms);
         let _ = writeln!(
             out,
             "threetone_edge_delivery_duration_seconds_sum{{destination=\"{name}\"}} {sum}"
@@ -294,6 +302,11 @@ mod tests {
         destination.deliveries.insert("held".into(), 9);
         assert_eq!(destination.success_rate(), Some(6.0 / 7.0));
         assert_eq!(DestinationMetrics::default().success_rate(), None);
+    }
+
+    #[test]
+    fn durations_are_written_in_seconds() {
+        assert_eq!([seconds(5), seconds(10), seconds(2500), seconds(10_000), seconds(190), seconds(0)], ["0.005", "0.01", "2.5", "10", "0.19", "0"]);
     }
 
     #[test]
