@@ -5,12 +5,12 @@
 // alone; this does what it does there.
 import { DurableObject } from "cloudflare:workers";
 
-import worker, { AlertStore, DeadLetterStore, DestinationStore, FailureCounter, ReplayStore, RequestCounts, RouteLog } from "./build/index.js";
+import worker, { AlertStore, DeadLetterStore, DestinationStore, FailureCounter, ListenerStore, ReplayStore, RequestCounts, RouteLog } from "./build/index.js";
 
-for (const object of [AlertStore, DeadLetterStore, DestinationStore, FailureCounter, ReplayStore, RequestCounts, RouteLog]) {
+for (const object of [AlertStore, DeadLetterStore, DestinationStore, FailureCounter, ListenerStore, ReplayStore, RequestCounts, RouteLog]) {
   Object.setPrototypeOf(object.prototype, DurableObject.prototype);
   Object.setPrototypeOf(object, DurableObject);
 }
 
-export { AlertStore, DeadLetterStore, DestinationStore, FailureCounter, ReplayStore, RequestCounts, RouteLog };
+export { AlertStore, DeadLetterStore, DestinationStore, FailureCounter, ListenerStore, ReplayStore, RequestCounts, RouteLog };
 export default worker;

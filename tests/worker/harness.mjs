@@ -22,6 +22,7 @@ export const DURABLE_OBJECTS = Object.fromEntries(
     ["METRICS", "RequestCounts"],
     ["ALERTS", "AlertStore"],
     ["REPLAYS", "ReplayStore"],
+    ["LISTENERS", "ListenerStore"],
     ["FAILURES", "FailureCounter"],
     ["DEAD_LETTERS", "DeadLetterStore"],
   ].map(([binding, className]) => [binding, { className, useSQLite: true }]),

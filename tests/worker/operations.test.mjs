@@ -401,3 +401,49 @@ describe("archive and replay", () => {
     }
   });
 });
+
+describe("GET /listen", () => {
+  const upgrade = (token = ADMIN_TOKEN, query = "") =>
+    ({ path: `/listen${query}`, init: { headers: { upgrade: "websocket", ...(token ? { authorization: `Bearer ${token}` } : {}) } } });
+
+  test("streams each verified event (exact body, never a forged one) to a few admin listeners", async () => {
+    const origin = await startOrigin();
+    const edge = await startWorker(baseVars(origin));
+    try {
+      assert.equal((await edge.fetch("/listen", upgrade().init)).status, 101);
+      for (const token of [null, "wrong"]) assert.equal((await edge.fetch("/listen", upgrade(token).init)).status, 401);
+      const plain = await edge.fetch("/listen", { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+      assert.equal(plain.status, 426);
+      const sockets = [];
+      for (let i = 0; i < 4; i++) {
+        const { path, init } = upgrade(ADMIN_TOKEN, i === 0 ? "?events=call_started" : "");
+        const response = await edge.fetch(path, init);
+        assert.equal(response.status, 101);
+        const frames = [];
+        response.webSocket.accept();
+        response.webSocket.addEventListener("message", (message) => frames.push(JSON.parse(message.data)));
+        sockets.push({ socket: response.webSocket, frames });
+      }
+      const full = await edge.fetch("/listen", upgrade().init);
+      assert.deepEqual([full.status, (await full.json()).error], [503, "too_many_listeners"]);
+      const body = event("call_ended");
+      assert.equal((await edge.post(body)).status, 200);
+      assert.equal((await edge.post(event(), { signature: sign("x", "guess") })).status, 401);
+      await sleep(500);
+      const [filtered, all] = [sockets[0].frames, sockets[1].frames];
+      assert.equal(all[0].type, "hello");
+      const events = all.filter((frame) => frame.type === "event");
+      assert.equal(events.length, 1, JSON.stringify(all));
+      assert.equal(Buffer.from(events[0].body_base64, "base64").toString(), body);
+      assert.equal(events[0].event, "call_ended");
+      assert.equal(events[0].content_type, "application/json");
+      assert.match(events[0].delivery_id, /^dlv_[0-9a-f]{32}$/);
+      assert.ok(!filtered.some((frame) => frame.type === "event"), "the filtered listener wants call_started only");
+      assert.equal(origin.received.length, 1, "listening changes nothing at the destination");
+      for (const { socket } of sockets) socket.close();
+    } finally {
+      await edge.dispose();
+      await origin.close();
+    }
+  });
+});

@@ -6,7 +6,7 @@ use futures_util::future::join_all;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use threetone_webhooks::{EventType, Timestamp, sample_event};
-use worker::{Date, Env, Request, Result};
+use worker::{Date, Env, Request, Response, Result};
 
 use crate::alerting::{Alert, AlertKind};
 use crate::config::{Config, Problem};
@@ -18,8 +18,8 @@ use crate::rate_limit::Limit;
 use crate::runtime::{self, random_id};
 use crate::selection::ReplayRequest;
 use crate::{
-    alerts, archive, auth, dead_letters, delivery_log, destination, keys, queue, rate_limit,
-    replay, request_counts, route_log,
+    alerts, archive, auth, dead_letters, delivery_log, destination, keys, listen, queue,
+    rate_limit, replay, request_counts, route_log,
 };
 
 /// Version reported by `/health`.
@@ -309,6 +309,24 @@ pub async fn replay_dead_letters(
         }
     }
     Ok(Reply::json(200, &replayed))
+}
+
+/// `GET /listen`: a WebSocket streaming every verified event (see [`listen`]).
+pub async fn listen(
+    request: Request,
+    config: &Config,
+    env: &Env,
+) -> Result<std::result::Result<Response, Reply>> {
+    if let Some(refusal) = refuse(&request, config, env).await? {
+        return Ok(Err(refusal));
+    }
+    let upgrade = request.headers().get("Upgrade")?.unwrap_or_default();
+    if !upgrade.eq_ignore_ascii_case("websocket") {
+        let mut reply = Reply::error(426, "websocket_required");
+        reply.headers.push(("Upgrade", "websocket".into()));
+        return Ok(Err(reply));
+    }
+    Ok(Ok(listen::connect(request, env).await?))
 }
 
 /// 501: the endpoint needs the archive.

@@ -32,6 +32,7 @@ mod event;
 mod forward;
 mod headers;
 mod keys;
+mod listen;
 mod metrics;
 mod outcome;
 mod pipeline;
@@ -60,6 +61,7 @@ static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_all
 pub use alerts::AlertStore;
 pub use dead_letters::DeadLetterStore;
 pub use destination::DestinationStore;
+pub use listen::ListenerStore;
 pub use rate_limit::FailureCounter;
 pub use replay::ReplayStore;
 pub use request_counts::RequestCounts;
@@ -91,6 +93,9 @@ async fn fetch(mut request: Request, env: Env, ctx: Context) -> Result<Response>
     let path = request.path();
     let request_id = request.headers().get("CF-Ray")?.unwrap_or_else(runtime::random_id);
 
+    if path == "/listen" {
+        return into_response_or(admin::listen(request, &config, &env).await);
+    }
     let (route, (outcome, facts)) = match admin_route(&mut request, &config, &env, &path).await? {
         Admin::Answered(reply) => return into_response(reply, None),
         Admin::Test(inbound, route) => {
@@ -242,6 +247,7 @@ fn record(
             let _ = route_log::log(&env, &route, entry).await;
         }
         let Some(authentic) = authentic else { return };
+        listen::stream(&env, &authentic, Date::now().as_millis()).await;
         let logged = || Logged {
             event: &authentic.event,
             call_id: authentic.call_id.as_deref(),
@@ -287,6 +293,14 @@ fn record(
     });
 }
 
+/// A response, or the reply an admin endpoint gave instead.
+fn into_response_or(answer: Result<std::result::Result<Response, Reply>>) -> Result<Response> {
+    match answer? {
+        Ok(response) => Ok(response),
+        Err(reply) => into_response(reply, None),
+    }
+}
+
 /// Once a day (`[triggers]` in wrangler.toml): the archive drops events
 /// older than `ARCHIVE_RETENTION_DAYS`.
 #[event(scheduled)]
@@ -301,7 +315,7 @@ async fn scheduled(_event: worker::ScheduledEvent, env: Env, _ctx: worker::Sched
 }
 
 /// The runtime's response for a reply, with the request id when there is one.
-fn into_response(reply: Reply, request_id: Option<&str>) -> Result<Response> {
+pub(crate) fn into_response(reply: Reply, request_id: Option<&str>) -> Result<Response> {
     let headers = worker::Headers::new();
     for (name, value) in &reply.headers {
         headers.set(name, value)?;

@@ -306,7 +306,10 @@ mod tests {
 
     #[test]
     fn durations_are_written_in_seconds() {
-        assert_eq!([seconds(5), seconds(10), seconds(2500), seconds(10_000), seconds(190), seconds(0)], ["0.005", "0.01", "2.5", "10", "0.19", "0"]);
+        assert_eq!(
+            [seconds(5), seconds(10), seconds(2500), seconds(10_000), seconds(190), seconds(0)],
+            ["0.005", "0.01", "2.5", "10", "0.19", "0"]
+        );
     }
 
     #[test]

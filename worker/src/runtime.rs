@@ -42,6 +42,17 @@ extern "C" {
     fn href(this: &WhatwgUrl) -> String;
     #[wasm_bindgen(method, getter)]
     fn origin(this: &WhatwgUrl) -> String;
+    #[wasm_bindgen(method, getter, js_name = searchParams)]
+    fn search_params(this: &WhatwgUrl) -> SearchParams;
+
+    type SearchParams;
+    #[wasm_bindgen(method)]
+    fn get(this: &SearchParams, name: &str) -> Option<String>;
+}
+
+/// The query parameter `name` of `request`'s URL, decoded.
+pub fn query_param(request: &worker::Request, name: &str) -> Option<String> {
+    WhatwgUrl::parse(&request.inner().url()).ok()?.search_params().get(name)
 }
 
 /// The dashboard's address on the Worker `request` came to, for alerts to
