@@ -278,6 +278,8 @@ describe("options", () => {
       const answer = await response.json();
       assert.equal(answer.error, "invalid_payload");
       assert.match(answer.message, /\$\.data/);
+      // The core's error record: the field's path, what it must hold, what it held.
+      assert.deepEqual([answer.path, answer.expected, answer.found], ["$.data.turn_count", "a non-negative integer", "integer -1"]);
       assert.equal(origin.received.length, 0);
     });
   });

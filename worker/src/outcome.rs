@@ -4,7 +4,7 @@
 //! (covered by `cargo test`); the runtime's `Response` is made at the edge.
 
 use serde::{Deserialize, Serialize};
-use threetone_webhooks::PayloadError;
+use threetone_webhooks::{ErrorRecord, PayloadError};
 
 use crate::admission::Hold;
 
@@ -366,10 +366,9 @@ impl Outcome {
             Self::Ignored => {
                 Reply::json(status, &Answer { status: Some("ignored"), ..Answer::default() })
             }
-            Self::Rejected(error) => Reply::json(
-                status,
-                &Answer { message: Some(error.to_string()), ..Answer::error(error.code()) },
-            ),
+            // The core's record: code, message, and for a field its path,
+            // what was expected and what was found.
+            Self::Rejected(error) => Reply::json(status, &ErrorRecord::from(error)),
             _ => Reply::error(status, self.name()),
         };
         if let Some(seconds) = retry_after {
