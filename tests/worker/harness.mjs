@@ -119,7 +119,7 @@ export const EDGE_SCRIPT = {
  * queue mode, unless `queue` is false). With `persist`, its Durable Objects
  * keep their storage in that directory, for a later Worker to find.
  */
-export async function startWorker(vars, { queue = vars.DELIVERY_MODE === "queue", persist, archive = false } = {}) {
+export async function startWorker(vars, { queue = vars.DELIVERY_MODE === "queue", persist, archive = false, listen = false } = {}) {
   const queues = queue
     ? { queueProducers: { EVENTS: { queueName: QUEUE } }, queueConsumers: { [QUEUE]: { maxBatchSize: 10, maxBatchTimeout: 1 } } }
     : {};
@@ -127,6 +127,8 @@ export async function startWorker(vars, { queue = vars.DELIVERY_MODE === "queue"
     ...queues,
     ...(persist === undefined ? {} : { durableObjectsPersist: persist }),
     ...(archive ? { r2Buckets: ["ARCHIVE"], ...(persist === undefined ? {} : { r2Persist: persist }) } : {}),
+    // A real HTTP server on 127.0.0.1, for a browser.
+    ...(listen ? { host: "127.0.0.1", port: 0 } : {}),
     ...EDGE_SCRIPT,
     bindings: Object.fromEntries(Object.entries(vars).filter(([, value]) => value !== undefined)),
     handleRuntimeStdio(stdout, stderr) {
@@ -135,8 +137,10 @@ export async function startWorker(vars, { queue = vars.DELIVERY_MODE === "queue"
       }
     },
   });
-  await mf.ready;
+  const url = await mf.ready;
   return {
+    /** The Worker's address on 127.0.0.1 (with `listen`). */
+    url: url.href.replace(/\/$/, ""),
     fetch: (path, init = {}) => mf.dispatchFetch(`http://edge.test${path}`, init),
     /** POSTs a webhook as ThreeTone would. */
     post(body, { signature = sign(body), headers = {}, client = "203.0.113.7" } = {}) {

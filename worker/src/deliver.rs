@@ -152,6 +152,9 @@ pub async fn record(
     entry.error = (!outcome.is_taken()).then(|| outcome.name().into());
     entry.origin_status = outcome.origin_status();
     entry.destination = Some(attempt.destination.clone());
+    entry.delivery_id = Some(event.key().delivery_id(&attempt.destination));
+    entry.archive_key = crate::archive::is_bound(env)
+        .then(|| crate::selection::key(event.timestamp_ms, event.key().as_str()));
     let key = event.key();
     let settlement = attempt.ending.map(|ending| Settlement {
         key: if attempt.acceptance { key.accepted().as_str().into() } else { event.delivery_key() },

@@ -63,6 +63,12 @@ pub struct LogEntry {
     /// The destination, for a delivery.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<String>,
+    /// The delivery's `X-ThreeTone-Delivery-Id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery_id: Option<String>,
+    /// Where the archive keeps the body, if the Worker has one (`GET /archive/<key>`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub archive_key: Option<String>,
 }
 
 /// What a log entry says about its event.
@@ -97,6 +103,8 @@ impl LogEntry {
             request_id: logged.request_id.into(),
             route: logged.route.into(),
             destination: None,
+            delivery_id: None,
+            archive_key: None,
         }
     }
 }

@@ -459,6 +459,9 @@ fn counts_table() -> String {
     )
 }
 
+/// Minutes the dashboard's chart shows.
+const SERIES_MINUTES: u64 = 3 * 60;
+
 /// Minutes of counts kept one by one: the dashboard shows the last hours.
 const KEPT_MINUTES: u64 = 48 * 60;
 
@@ -553,7 +556,22 @@ fn metrics_in(sql: &SqlStorage, now: u64) -> Result<DestinationMetrics> {
     let pending: PendingRow = sql
         .exec("SELECT COUNT(*) AS queued, MIN(since_ms) AS oldest_ms FROM pending", None)?
         .one()?;
+    #[derive(Deserialize)]
+    struct Minute {
+        minute: u64,
+        delivered: u64,
+        failed: u64,
+    }
+    let series: Vec<Minute> = sql
+        .exec(
+            "SELECT minute, SUM(CASE WHEN status = 'success' THEN count ELSE 0 END) AS delivered, \
+             SUM(CASE WHEN status IN ('failed', 'retrying', 'dead_lettered', 'rejected') THEN count ELSE 0 END) AS failed \
+             FROM counts WHERE minute >= ? GROUP BY minute ORDER BY minute",
+            vec![integer((now / 60_000).saturating_sub(SERIES_MINUTES))],
+        )?
+        .to_array()?;
     Ok(DestinationMetrics {
+        series: series.into_iter().map(|row| [row.minute, row.delivered, row.failed]).collect(),
         deliveries: deliveries.into_iter().map(|row| (row.status, row.count)).collect(),
         latency,
         queued: pending.queued,

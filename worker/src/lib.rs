@@ -24,10 +24,12 @@ mod alerts;
 mod archive;
 mod auth;
 mod config;
+mod dashboard;
 mod dead_letters;
 mod deliver;
 mod delivery_log;
 mod destination;
+mod encoding;
 mod event;
 mod forward;
 mod headers;
@@ -169,6 +171,7 @@ async fn admin_route(
     let method = request.method();
     let answered = match (method, path) {
         (Method::Get, "/health") => admin::health(config),
+        (Method::Get, "/dashboard") => dashboard::page(),
         (Method::Get, "/logs") => admin::logs(request, config, env).await?,
         (Method::Get, "/destinations") => admin::destinations(request, config, env).await?,
         (Method::Get, "/metrics") => admin::metrics(request, config, env).await?,

@@ -18,7 +18,7 @@ use worker::{
 
 use crate::event::Authentic;
 use crate::outcome::Reply;
-use crate::{rpc, runtime};
+use crate::{encoding, rpc, runtime};
 
 const BINDING: &str = "LISTENERS";
 const NAME: &str = "listeners";
@@ -76,7 +76,7 @@ pub async fn stream(env: &Env, event: &Authentic, now_ms: u64) {
             .map(|time| time.to_string())
             .unwrap_or_default(),
         content_type: event.content_type.clone(),
-        body_base64: base64(&event.body),
+        body_base64: encoding::base64(&event.body),
     };
     let Ok(frame) = serde_json::to_string(&frame) else { return };
     let request = ListenRequest::Broadcast { frame, event: event.event.clone() };
@@ -84,26 +84,6 @@ pub async fn stream(env: &Env, event: &Authentic, now_ms: u64) {
         Ok(count) => KNOWN.with(|known| known.set((now_ms, count))),
         Err(error) => worker::console_error!("listeners unavailable: {error}"),
     }
-}
-
-/// Standard base64 with padding.
-fn base64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, &byte)| n | u32::from(byte) << (16 - 8 * i));
-        for i in 0..4 {
-            out.push(if i <= chunk.len() {
-                char::from(ALPHABET[(n >> (18 - 6 * i) & 63) as usize])
-            } else {
-                '='
-            });
-        }
-    }
-    out
 }
 
 /// The listeners' sockets.
@@ -177,20 +157,5 @@ impl ListenerStore {
             }
         }
         Ok(sockets.len())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::base64;
-
-    #[test]
-    fn base64_is_the_standard_alphabet_with_padding() {
-        assert_eq!(base64(b""), "");
-        assert_eq!(base64(b"f"), "Zg==");
-        assert_eq!(base64(b"fo"), "Zm8=");
-        assert_eq!(base64(b"foo"), "Zm9v");
-        assert_eq!(base64(b"foobar"), "Zm9vYmFy");
-        assert_eq!(base64(&[0xff, 0xfe, 0x00]), "//4A");
     }
 }

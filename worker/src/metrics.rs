@@ -69,6 +69,8 @@ pub struct DestinationMetrics {
     pub oldest_pending_seconds: u64,
     /// Dead letters kept now.
     pub dead_letters: u64,
+    /// The last hours, minute by minute: `[minute since the epoch, delivered, failed]`.
+    pub series: Vec<[u64; 3]>,
 }
 
 /// Everything `/metrics` shows.
@@ -255,6 +257,7 @@ mod tests {
                 queued: 3,
                 oldest_pending_seconds: 40,
                 dead_letters: 1,
+                series: Vec::new(),
             }],
         }
     }

@@ -21,6 +21,7 @@
 //! - `worker`: builds the Cloudflare Worker into `worker/build/`.
 //! - `fuzz --time <seconds>`: runs each cargo-fuzz target (nightly) that long.
 //! - `ct`: the statistical constant-time check of `verify` (dudect), on demand.
+//! - `screenshot`: regenerates `docs/dashboard.png` from the dashboard test.
 //! - `dev`: the main job: builds the Worker and runs it with `wrangler dev` in
 //!   front of a demo origin, sends it a signed sample event, runs until Ctrl-C.
 
@@ -64,9 +65,10 @@ fn main() -> ExitCode {
         ["python", "test"] => python::test(),
         ["worker"] => worker::build(),
         ["dev"] => worker::dev(),
+        ["screenshot"] => worker::screenshot(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | audit | codegen [--check | --self-check] | bench [criterion args] | component | npm [test] | python [test] | worker | dev | fuzz --time <seconds> | ct>"
+                "usage: cargo xtask <test | audit | codegen [--check | --self-check] | bench [criterion args] | component | npm [test] | python [test] | worker | dev | screenshot | fuzz --time <seconds> | ct>"
             );
             return ExitCode::from(2);
         }

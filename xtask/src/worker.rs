@@ -1,6 +1,6 @@
 //! The Cloudflare Worker (`worker/`): build, test and the local demo.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::command::{ensure_rust_target, run, workspace_root};
@@ -41,9 +41,26 @@ pub fn build() -> Result<(), String> {
     tools::wasm_opt(&dir, "-Oz", &wasm, &wasm)
 }
 
-/// End-to-end tests in workerd (Miniflare) and a `wrangler dev` smoke test.
+/// End-to-end tests in workerd (Miniflare), the dashboard in headless
+/// Chromium, and a `wrangler dev` smoke test.
 pub fn test() -> Result<(), String> {
-    run(Command::new("node").args(["--test", "tests/worker/"]))
+    tools::debian_package("chromium", Path::new(CHROMIUM))?;
+    run(Command::new("node").args(["--test", "tests/worker/"]).env("CHROMIUM", CHROMIUM))
+}
+
+/// Debian's Chromium, driven by playwright-core (which downloads nothing).
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// Regenerates `docs/dashboard.png` (shown in the README) from the dashboard test.
+pub fn screenshot() -> Result<(), String> {
+    build()?;
+    tools::npm_ci(&dir())?;
+    tools::debian_package("chromium", Path::new(CHROMIUM))?;
+    let image = workspace_root().join("docs/dashboard.png");
+    run(Command::new("node")
+        .args(["--test", "tests/worker/dashboard.test.mjs"])
+        .env("CHROMIUM", CHROMIUM)
+        .env("DASHBOARD_SCREENSHOT", image))
 }
 
 /// Added latency and CPU per verified forward, and the upload size.
