@@ -19,24 +19,13 @@ import { rawBodySaver, threetoneWebhook } from "threetone-webhooks/express";
 import { threetoneWebhook as honoWebhook } from "threetone-webhooks/hono";
 import { createNodeHandler } from "threetone-webhooks/node";
 
+import { LIMIT, assertBodyLimits as assertLimits, assertDefaultLimit, post, withServer } from "./http-cases.mjs";
+
 const SECRET = "whsec_adapters";
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Runs `fn(baseUrl)` against `server` listening on 127.0.0.1:0. */
-async function withServer(server, fn) {
-  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
-  try {
-    return await fn(`http://127.0.0.1:${server.address().port}`);
-  } finally {
-    server.closeAllConnections?.();
-    await new Promise((resolve) => server.close(resolve));
-  }
-}
-
-async function post(url, { body, headers }) {
-  const response = await fetch(url, { method: "POST", body, headers });
-  return { status: response.status, json: await response.json() };
-}
+/** The limit cases of http-cases.mjs, with this file's secret. */
+const assertBodyLimits = (url) => assertLimits(url, SECRET);
 
 const valid = () => generateTestEvent("call_ended", { secret: SECRET });
 const forged = () => generateTestEvent("call_ended", { secret: "not the secret" });
@@ -168,62 +157,6 @@ test("Node http: handler answers 200, 401, 405 and 413", async () => {
 
 // Body limits: every adapter refuses a declared Content-Length over
 // maxBodyBytes before reading, and cuts a streamed (chunked) body at it.
-
-/**
- * POSTs `chunks` without ending the body unless `end`; resolves to the answer
- * `{ status, json }`, or rejects when none comes within `timeout` ms (an
- * adapter that waits for the whole body never answers).
- */
-function partialPost(url, { headers = {}, chunks = [], end = false, timeout = 5000 }) {
-  return new Promise((resolve, reject) => {
-    const request = http.request(url, { method: "POST", headers });
-    const timer = setTimeout(() => {
-      request.destroy();
-      reject(new Error(`no answer within ${timeout} ms`));
-    }, timeout);
-    request.on("error", (error) => {
-      clearTimeout(timer);
-      reject(error);
-    });
-    request.on("response", (response) => {
-      const parts = [];
-      response.on("data", (part) => parts.push(part));
-      response.on("error", reject);
-      response.on("end", () => {
-        clearTimeout(timer);
-        request.destroy();
-        resolve({ status: response.statusCode, json: JSON.parse(Buffer.concat(parts)) });
-      });
-    });
-    for (const chunk of chunks) request.write(chunk);
-    if (end) request.end();
-    else request.flushHeaders();
-  });
-}
-
-const LIMIT = 4096;
-
-/** The limit cases against `url` of an adapter mounted with maxBodyBytes: LIMIT. */
-async function assertBodyLimits(url) {
-  const event = valid();
-  const signed = { "content-type": "application/json", "x-threetone-signature": event.headers["x-threetone-signature"] };
-  const declared = await partialPost(url, { headers: { ...signed, "content-length": "1000000" } });
-  assert.equal(declared.status, 413, "a declared Content-Length over the limit, nothing sent");
-  assert.equal(declared.json.error, "payload_too_large");
-  assert.equal(declared.json.message, `body is 1000000 bytes, more than the allowed ${LIMIT}`);
-  const chunked = await partialPost(url, { headers: signed, chunks: Array.from({ length: 16 }, () => "x".repeat(1024)) });
-  assert.equal(chunked.status, 413, "a chunked body over the limit, never ended");
-  assert.equal(chunked.json.error, "payload_too_large");
-  assert.match(chunked.json.message, new RegExp(`more than the allowed ${LIMIT}$`));
-  const under = await partialPost(url, { headers: signed, chunks: [event.body.slice(0, 100), event.body.slice(100)], end: true });
-  assert.equal(under.status, 200, "a chunked body under the limit");
-}
-
-/** A declared Content-Length of one byte over 1 MiB, against an adapter with its default limit. */
-async function assertDefaultLimit(url) {
-  const answer = await partialPost(url, { headers: { "content-type": "application/json", "content-length": String(1024 * 1024 + 1) } });
-  assert.deepEqual([answer.status, answer.json.message], [413, "body is 1048577 bytes, more than the allowed 1048576"]);
-}
 
 /** A valid event of more than LIMIT bytes. */
 const bigEvent = () => generateTestEvent("call_ended", { secret: SECRET, overrides: { data: { conversation_summary: "x".repeat(LIMIT) } } });

@@ -110,3 +110,24 @@ if (event.event === "call_started") {
   const direction: "sideways" = event.data.direction;
   void direction;
 }
+
+// Fastify, with its own types: the plugins and the preHandler fit where Fastify takes them (Koa: typed-koa.ts).
+import Fastify from "fastify";
+import { rawBodyParser, threetonePreHandler, threetoneWebhook as fastifyWebhook } from "threetone-webhooks/fastify";
+
+const fastify = Fastify();
+fastify.register(fastifyWebhook, { path: "/webhooks/threetone", secret: "k", maxBodyBytes: 4096, onEvent: (received) => void received.event });
+fastify.register(async (scope) => {
+  await scope.register(rawBodyParser);
+  scope.post("/hook", { preHandler: threetonePreHandler({ secret: ["k", "old"], allowUnknownEvents: false }) }, async () => ({ ok: true }));
+});
+// @ts-expect-error: the plugin needs the route's path
+fastify.register(fastifyWebhook, { secret: "k" });
+// @ts-expect-error: and a secret
+fastify.register(fastifyWebhook, { path: "/hook" });
+// @ts-expect-error: a limit is a number of bytes
+fastify.register(fastifyWebhook, { path: "/hook", secret: "k", maxBodyBytes: "1mb" });
+// @ts-expect-error: onEvent's event is a ThreeToneEvent, not a string
+fastify.register(fastifyWebhook, { path: "/hook", secret: "k", onEvent: (received: string) => void received });
+// @ts-expect-error: secrets are strings
+threetonePreHandler({ secret: 42 });

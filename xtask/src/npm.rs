@@ -110,7 +110,7 @@ fn assemble(templates: &Path, bindgen: &Path, package: &Path) -> Result<(), Stri
         .arg("--banner:js=const __importMetaUrl = require(\"node:url\").pathToFileURL(__filename).href;")
         .arg("--define:import.meta.url=__importMetaUrl")
         .arg(format!("--outfile={}", dist.join("entries/node.cjs").display())))?;
-    for adapter in ["express", "hono", "node-http"] {
+    for adapter in ["express", "hono", "fastify", "koa", "node-http"] {
         run(Command::new(&esbuild)
             .arg(dist.join(format!("{adapter}.mjs")))
             .args(["--bundle", "--platform=node", "--format=cjs", "--log-level=warning"])
