@@ -2,7 +2,7 @@
 
 ThreeTone signs each webhook's raw body with HMAC-SHA256 in ``X-ThreeTone-Signature:
 sha256=<hex>``. This package checks that signature in constant time and validates the
-event against the twelve documented types, with the same Rust core as the npm package,
+event against every documented event type, with the same Rust core as the npm package,
 the Wasm component and the Cloudflare Worker (compiled to WebAssembly, run by
 wasmtime)::
 

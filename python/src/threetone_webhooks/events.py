@@ -15,7 +15,7 @@ from typing import Any, Final, Literal, NotRequired, TypedDict, Union
 #: The header that carries the signature (case-insensitive on the wire).
 SIGNATURE_HEADER: Final = "X-ThreeTone-Signature"
 
-#: The name of one of the twelve event types ThreeTone documents.
+#: The name of one of the event types ThreeTone documents.
 EventType = Literal[
     "call_started",
     "call_ended",
@@ -31,7 +31,7 @@ EventType = Literal[
     "quota_exceeded",
 ]
 
-#: The twelve event types, in ThreeTone's order.
+#: Every event type, in ThreeTone's order.
 EVENT_TYPES: Final[tuple[EventType, ...]] = (
     "call_started",
     "call_ended",
@@ -365,7 +365,7 @@ class UnknownEvent(TypedDict):
     data: NotRequired[Any]
 
 
-#: What ``construct_event`` and ``parse_event`` return: one of the twelve types, narrowed by
+#: What ``construct_event`` and ``parse_event`` return: one of the known types, narrowed by
 #: comparing ``event["event"]`` to its name. An event of a type this version does not know
 #: (an ``UnknownEvent``) has none of their names.
 ThreeToneEvent = Union[
