@@ -21,7 +21,7 @@ from wasmtime.component import Component, Linker
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 COMPONENT = ROOT / "target" / "component" / "threetone-webhooks.wasm"
-INTERFACE = "threetone:webhooks/webhooks@0.1.0"
+INTERFACE = "threetone:webhooks/webhooks@0.2.0"
 SECRET = b"whsec_bench_secret"
 
 

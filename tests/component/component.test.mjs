@@ -82,7 +82,7 @@ describe("the component", () => {
   test("imports nothing and exports the threetone:webhooks interface", () => {
     const wit = execFileSync(JCO, ["wit", COMPONENT], { encoding: "utf8" });
     assert.doesNotMatch(wit, /^\s*import\b/m);
-    assert.match(wit, /^\s*export threetone:webhooks\/webhooks@0\.1\.0;$/m);
+    assert.match(wit, /^\s*export threetone:webhooks\/webhooks@0\.2\.0;$/m);
   });
 
   test("validates (jco parses it into text)", () => {

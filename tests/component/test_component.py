@@ -20,7 +20,7 @@ from wasmtime.component import Component, Linker, Record, ResourceAny, Variant
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 COMPONENT = ROOT / "target" / "component" / "threetone-webhooks.wasm"
 VECTORS = ROOT / "tests" / "vectors"
-INTERFACE = "threetone:webhooks/webhooks@0.1.0"
+INTERFACE = "threetone:webhooks/webhooks@0.2.0"
 # The interface's functions, by their export names.
 NEW = "[static]verifier.new"
 WITH_SECRETS = "[static]verifier.with-secrets"

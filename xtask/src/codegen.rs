@@ -213,8 +213,10 @@ pub fn write() -> Result<(), String> {
     Ok(())
 }
 
-/// Fails if the committed files differ from what the types generate.
+/// Fails if the committed files differ from what the types generate, or if
+/// a version or a released migration disagrees (`version.rs`).
 pub fn check() -> Result<(), String> {
+    crate::version::check()?;
     let root = workspace_root();
     let expected = generated()?;
     let mut committed = committed_schemas()?;

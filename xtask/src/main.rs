@@ -8,7 +8,7 @@
 //! - `audit`: the supply-chain checks alone (see `audit.rs`).
 //! - `codegen [--check | --self-check]`: writes the files generated from the
 //!   core (see `codegen.rs`), or with `--check` fails if the committed ones are
-//!   stale; `--self-check` adds an event type to a scratch copy and checks that
+//!   stale or a version or released migration disagrees (`version.rs`); `--self-check` adds an event type to a scratch copy and checks that
 //!   it takes three hand-edited files and `cargo xtask codegen`.
 //! - `bench`: the criterion benchmarks, the npm package against its peers in
 //!   Node, the component from Node and Python, then the Worker against a
@@ -33,7 +33,9 @@ mod ct;
 mod fuzz;
 mod npm;
 mod python;
+mod toml;
 mod tools;
+mod version;
 mod worker;
 
 use std::process::ExitCode;

@@ -73,12 +73,17 @@ pub fn build() -> Result<PathBuf, String> {
 /// checked and emitted by tsc, CJS builds.
 fn assemble(templates: &Path, bindgen: &Path, package: &Path) -> Result<(), String> {
     let dist = package.join("dist");
-    let manifest = read(&templates.join("package.json"))?.replacen(
-        "\"version\": \"0.0.0\"",
-        &format!("\"version\": \"{}\"", env!("CARGO_PKG_VERSION")),
-        1,
-    );
-    write(&package.join("package.json"), &manifest)?;
+    // Its version is the workspace's (`cargo xtask codegen --check` checks every place).
+    let manifest: serde_json::Value =
+        serde_json::from_str(&read(&templates.join("package.json"))?).map_err(|e| e.to_string())?;
+    if manifest["version"] != env!("CARGO_PKG_VERSION") {
+        return Err(format!(
+            "pkg-templates/package.json's version is {}, the workspace's {}",
+            manifest["version"],
+            env!("CARGO_PKG_VERSION")
+        ));
+    }
+    copy(&templates.join("package.json"), &package.join("package.json"))?;
     copy(&templates.join("README.md"), &package.join("README.md"))?;
     copy_tree(&templates.join("src"), &dist)?;
     copy(&bindgen.join("threetone_webhooks.js"), &dist.join("glue.mjs"))?;
