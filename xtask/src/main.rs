@@ -4,7 +4,8 @@
 //! - `test`: everything CI checks: format, supply chain (licenses, sources,
 //!   lockfile integrity), lints, Rust tests and doctests, the
 //!   no_std build, generated files up to date, the Worker in workerd, the npm
-//!   package in every runtime it claims, the Wasm component from Node and Python.
+//!   package in every runtime it claims, the Wasm component from Node and Python,
+//!   the Python package, and the packaged Worker deployed with Node alone.
 //! - `audit`: the supply-chain checks alone (see `audit.rs`).
 //! - `codegen [--check | --self-check]`: writes the files generated from the
 //!   core (see `codegen.rs`), or with `--check` fails if the committed ones are
@@ -19,6 +20,10 @@
 //! - `python [test]`: builds the Python package's wheel into `target/python/`;
 //!   with `test`, installs it into a fresh virtualenv and runs its tests.
 //! - `worker`: builds the Cloudflare Worker into `worker/build/`.
+//! - `edge [test]`: builds the Worker and packs the npm package `threetone-edge`
+//!   (`edge-package/`: the prebuilt Worker and `npx threetone-edge init`) into
+//!   `target/npm/`; with `test`, installs it with Node alone and deploys it
+//!   (dry run) and runs it under `wrangler dev` (`tests/edge-package/`).
 //! - `fuzz --time <seconds>`: runs each cargo-fuzz target (nightly) that long.
 //! - `ct`: the statistical constant-time check of `verify` (dudect), on demand.
 //! - `screenshot`: regenerates `docs/dashboard.png` from the dashboard test.
@@ -30,6 +35,7 @@ mod codegen;
 mod command;
 mod component;
 mod ct;
+mod edge;
 mod fuzz;
 mod npm;
 mod python;
@@ -66,11 +72,13 @@ fn main() -> ExitCode {
         ["python"] => python::build().map(drop),
         ["python", "test"] => python::test(),
         ["worker"] => worker::build(),
+        ["edge"] => edge::build().map(drop),
+        ["edge", "test"] => edge::build().and_then(|_| edge::test()),
         ["dev"] => worker::dev(),
         ["screenshot"] => worker::screenshot(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | audit | codegen [--check | --self-check] | bench [criterion args] | component | npm [test] | python [test] | worker | dev | screenshot | fuzz --time <seconds> | ct>"
+                "usage: cargo xtask <test | audit | codegen [--check | --self-check] | bench [criterion args] | component | npm [test] | python [test] | worker | edge [test] | dev | screenshot | fuzz --time <seconds> | ct>"
             );
             return ExitCode::from(2);
         }
@@ -101,6 +109,8 @@ fn test() -> Result<(), String> {
     codegen::self_check()?;
     worker::build()?;
     worker::test()?;
+    edge::pack()?;
+    edge::test()?;
     npm::test()?;
     component::build()?;
     component::test()?;
