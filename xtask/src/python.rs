@@ -194,8 +194,7 @@ fn events_module(schema: &Value) -> Result<String, String> {
         quote(SIGNATURE_HEADER)
     );
     let names: Vec<String> = EventType::ALL.iter().map(|t| quote(t.as_str())).collect();
-    module +=
-        "#: The name of one of the event types ThreeTone documents.\nEventType = Literal[\n";
+    module += "#: The name of one of the event types ThreeTone documents.\nEventType = Literal[\n";
     for name in &names {
         module += &format!("    {name},\n");
     }
