@@ -31,7 +31,7 @@ fn out_dir() -> PathBuf {
 }
 
 /// The built component.
-fn path() -> PathBuf {
+pub fn path() -> PathBuf {
     out_dir().join("threetone-webhooks.wasm")
 }
 

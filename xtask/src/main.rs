@@ -5,7 +5,8 @@
 //!   lockfile integrity), lints, Rust tests and doctests, the
 //!   no_std build, generated files up to date, the Worker in workerd, the npm
 //!   package in every runtime it claims, the Wasm component from Node and Python,
-//!   the Python package, and the packaged Worker deployed with Node alone.
+//!   the Python package, the packaged Worker deployed with Node alone, and the
+//!   release checks on the artifacts built.
 //! - `audit`: the supply-chain checks alone (see `audit.rs`).
 //! - `codegen [--check | --self-check]`: writes the files generated from the
 //!   core (see `codegen.rs`), or with `--check` fails if the committed ones are
@@ -24,6 +25,9 @@
 //!   (`edge-package/`: the prebuilt Worker and `npx threetone-edge init`) into
 //!   `target/npm/`; with `test`, installs it with Node alone and deploys it
 //!   (dry run) and runs it under `wrangler dev` (`tests/edge-package/`).
+//! - `release [--allow-dirty]`: every artifact into `target/release/artifacts/`
+//!   with `SHA256SUMS` and `manifest.json`, after `npm publish --dry-run`,
+//!   `cargo publish --dry-run` and the version check (see `release.rs`).
 //! - `fuzz --time <seconds>`: runs each cargo-fuzz target (nightly) that long.
 //! - `ct`: the statistical constant-time check of `verify` (dudect), on demand.
 //! - `screenshot`: regenerates `docs/dashboard.png` from the dashboard test.
@@ -39,6 +43,7 @@ mod edge;
 mod fuzz;
 mod npm;
 mod python;
+mod release;
 mod toml;
 mod tools;
 mod version;
@@ -74,11 +79,13 @@ fn main() -> ExitCode {
         ["worker"] => worker::build(),
         ["edge"] => edge::build().map(drop),
         ["edge", "test"] => edge::build().and_then(|_| edge::test()),
+        ["release"] => release::release(release::Tree::Clean),
+        ["release", "--allow-dirty"] => release::release(release::Tree::AsItIs),
         ["dev"] => worker::dev(),
         ["screenshot"] => worker::screenshot(),
         _ => {
             eprintln!(
-                "usage: cargo xtask <test | audit | codegen [--check | --self-check] | bench [criterion args] | component | npm [test] | python [test] | worker | edge [test] | dev | screenshot | fuzz --time <seconds> | ct>"
+                "usage: cargo xtask <test | audit | codegen [--check | --self-check] | bench [criterion args] | component | npm [test] | python [test] | worker | edge [test] | release [--allow-dirty] | dev | screenshot | fuzz --time <seconds> | ct>"
             );
             return ExitCode::from(2);
         }
@@ -115,6 +122,8 @@ fn test() -> Result<(), String> {
     component::build()?;
     component::test()?;
     python::test()?;
+    // On what this run built: the checksums, the manifest, the publish dry runs.
+    release::check_built()?;
     println!("xtask: all checks passed");
     Ok(())
 }

@@ -64,9 +64,14 @@ pub fn build() -> Result<PathBuf, String> {
         .args(["pack", "--silent", "--pack-destination"])
         .arg(out())
         .current_dir(&package))?;
-    let tarball = out().join(format!("threetone-webhooks-{}.tgz", env!("CARGO_PKG_VERSION")));
+    let tarball = tarball();
     println!("xtask: packed {}", tarball.display());
     Ok(tarball)
+}
+
+/// The packed tarball: `target/npm/threetone-webhooks-<version>.tgz`.
+pub fn tarball() -> PathBuf {
+    out().join(format!("threetone-webhooks-{}.tgz", env!("CARGO_PKG_VERSION")))
 }
 
 /// Lays out the package: the source tree, glue, inlined wasm, declarations

@@ -61,7 +61,7 @@ pub fn build() -> Result<PathBuf, String> {
     tools::wasm_opt(&tools_dir, "-O3", &built, &wasm)?;
 
     let python = venv(&out().join("build-venv"), "requirements-build.txt", false)?;
-    let wheel = out().join(format!("threetone_webhooks-{}-py3-none-any.whl", version()));
+    let wheel = wheel();
     let _ = fs::remove_file(&wheel);
     // Without build isolation: hatchling comes from the pinned build venv, not
     // from whatever PyPI serves today.
@@ -74,6 +74,11 @@ pub fn build() -> Result<PathBuf, String> {
     let wheel_size = metadata_len(&wheel)?;
     println!("xtask: built {} ({wheel_size} bytes; {WASM} {wasm_size} bytes)", wheel.display());
     Ok(wheel)
+}
+
+/// The built wheel: `target/python/threetone_webhooks-<version>-py3-none-any.whl`.
+pub fn wheel() -> PathBuf {
+    out().join(format!("threetone_webhooks-{}-py3-none-any.whl", version()))
 }
 
 /// Installs the wheel into a fresh virtualenv (`target/python/venv`) as a user
