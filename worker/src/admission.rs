@@ -159,9 +159,10 @@ pub fn claim(claiming: &Claiming<'_>) -> Claimed {
     let attempt = entry.map_or(0, |entry| entry.attempts).saturating_add(1);
     let unchanged = |claim| Claimed { claim, entry: None, control, window };
     match entry {
+        // Nothing to write: a duplicate changes no state (its attempt
+        // number is the claims so far, plus this one).
         Some(entry) if entry.state == EntryState::Delivered => {
-            let counted = Entry { attempts: attempt, ..entry.clone() };
-            return Claimed { entry: Some(counted), ..unchanged(Claim::Duplicate { attempt }) };
+            return unchanged(Claim::Duplicate { attempt });
         }
         Some(entry)
             if entry.state == EntryState::InFlight
@@ -299,7 +300,7 @@ mod tests {
             Entry { state: ended(Ending::Delivered), since_ms: 2_000, ..first.entry.unwrap() };
         let again = claim(&claiming(Some(&delivered), Control::default(), 3_000));
         assert_eq!(again.claim, Claim::Duplicate { attempt: 2 });
-        assert_eq!(again.entry.map(|entry| entry.state), Some(EntryState::Delivered));
+        assert_eq!(again.entry, None, "a duplicate writes nothing");
     }
 
     #[test]

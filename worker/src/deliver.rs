@@ -6,8 +6,8 @@ use worker::{Date, Env, Result};
 
 use crate::admission::{Claim, Ending, Transition};
 use crate::config::{Config, Destination};
-use crate::delivery_log::{LogEntry, Logged};
-use crate::destination::{self, Gate, Pending, Recording, Settlement};
+use crate::delivery_log::{self, LogEntry, Logged};
+use crate::destination::{self, DuplicateLog, Gate, Pending, Recording, Settlement};
 use crate::event::Authentic;
 use crate::forward::{self, OriginAnswer};
 use crate::headers::ForwardHeaders;
@@ -26,6 +26,8 @@ pub struct Attempt {
     pub acceptance: bool,
     /// How long the destination took to answer, when it was called.
     pub latency_ms: Option<u64>,
+    /// Already logged and counted by its destination's object (a duplicate).
+    pub recorded: bool,
 }
 
 impl Attempt {
@@ -41,6 +43,7 @@ impl Attempt {
             ending: None,
             acceptance: false,
             latency_ms: None,
+            recorded: false,
         }
     }
 }
@@ -57,6 +60,16 @@ pub async fn deliver(
     let ttl_ms = config.idempotency_ttl_seconds * 1000;
     let lease_ms = destination.timeout_ms + 5_000;
     let gate = Gate { limits: destination.limits, breaker: config.breaker };
+    let on_duplicate = DuplicateLog {
+        event: delivery_log::clip(&event.event).into(),
+        call_id: event.call_id.as_deref().map(|call_id| delivery_log::clip(call_id).into()),
+        request_id: event.request_id.clone(),
+        route: event.route.clone(),
+        destination: destination.name.clone(),
+        delivery_id: key.delivery_id(&destination.name),
+        archive_key: archive_key(env, event),
+        started_ms: Date::now().as_millis(),
+    };
     let claimed = destination::claim(
         env,
         &destination.name,
@@ -64,6 +77,7 @@ pub async fn deliver(
         lease_ms,
         ttl_ms,
         Some(gate),
+        Some(on_duplicate),
     )
     .await;
     let attempt = match claimed {
@@ -79,7 +93,9 @@ pub async fn deliver(
             return Attempt::unclaimed(destination, DeliveryOutcome::Held(hold), None);
         }
         Ok(Claim::Duplicate { attempt }) => {
-            return Attempt::unclaimed(destination, DeliveryOutcome::Duplicate, Some(attempt - 1));
+            let duplicate =
+                Attempt::unclaimed(destination, DeliveryOutcome::Duplicate, Some(attempt - 1));
+            return Attempt { recorded: true, ..duplicate };
         }
         Ok(Claim::Acquired { attempt }) => attempt,
     };
@@ -118,7 +134,14 @@ pub async fn deliver(
         ending: Some(ending),
         acceptance: false,
         latency_ms,
+        recorded: false,
     }
+}
+
+/// Where the archive keeps `event`, if the Worker has one.
+fn archive_key(env: &Env, event: &Authentic) -> Option<String> {
+    crate::archive::is_bound(env)
+        .then(|| crate::selection::key(event.timestamp_ms, event.key().as_str()))
 }
 
 /// What a delivery's log entry says beyond the attempt.
@@ -140,6 +163,9 @@ pub async fn record(
     attempt: &Attempt,
     recorded: Recorded<'_>,
 ) -> Result<Option<Transition>> {
+    if attempt.recorded {
+        return Ok(None);
+    }
     let outcome = &attempt.outcome;
     let mut entry = LogEntry::new(
         &recorded.logged,

@@ -21,7 +21,7 @@ use crate::admission::{
     self, Breaker, Claim, Claiming, Control, Ending, Entry, EntryState, RateWindow, Transition,
 };
 use crate::config::{BreakerPolicy, Limits};
-use crate::delivery_log::{self, Kept};
+use crate::delivery_log::{self, Kept, LogEntry, Logged};
 use crate::metrics::{DestinationMetrics, Histogram, LATENCY_BUCKETS_MS};
 use crate::rpc;
 use crate::sql::{alarm_in, integer};
@@ -36,7 +36,15 @@ const SWEEP_INTERVAL_MS: u64 = 15 * 60 * 1000;
 pub enum DestinationRequest {
     /// Claims `key` for delivery; with `gate`, only if the destination may
     /// take a delivery now (queue-mode acceptances are not gated).
-    Claim { key: String, lease_ms: u64, ttl_ms: u64, gate: Option<Gate> },
+    /// `on_duplicate`: the log entry to keep if the event turns out a
+    /// duplicate, so a duplicate costs this one call.
+    Claim {
+        key: String,
+        lease_ms: u64,
+        ttl_ms: u64,
+        gate: Option<Gate>,
+        on_duplicate: Option<Box<DuplicateLog>>,
+    },
     /// Records an attempt: its settlement if it acquired the delivery, its
     /// log entry and counts.
     Record { settlement: Option<Settlement>, recording: Recording },
@@ -87,6 +95,36 @@ pub enum Pending {
 /// An event key's first 16 bytes, as the pending table keeps them.
 pub type Digest = u64;
 
+/// What a duplicate's log entry says (the object adds how many claims came before).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DuplicateLog {
+    pub event: String,
+    pub call_id: Option<String>,
+    pub request_id: String,
+    pub route: String,
+    pub destination: String,
+    pub delivery_id: String,
+    pub archive_key: Option<String>,
+    pub started_ms: u64,
+}
+
+impl DuplicateLog {
+    fn entry(&self, attempt: u32, now: u64) -> LogEntry {
+        let logged = Logged {
+            event: &self.event,
+            call_id: self.call_id.as_deref(),
+            request_id: &self.request_id,
+            route: &self.route,
+        };
+        let mut entry = LogEntry::new(&logged, "duplicate", 200, self.started_ms, now);
+        entry.retry_count = Some(attempt.saturating_sub(1));
+        entry.destination = Some(self.destination.clone());
+        entry.delivery_id = Some(self.delivery_id.clone());
+        entry.archive_key.clone_from(&self.archive_key);
+        entry
+    }
+}
+
 /// What gates a delivery: the destination's caps and breaker.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct Gate {
@@ -122,8 +160,11 @@ pub async fn claim(
     lease_ms: u64,
     ttl_ms: u64,
     gate: Option<Gate>,
+    on_duplicate: Option<DuplicateLog>,
 ) -> Result<Claim> {
-    let request = DestinationRequest::Claim { key: key.into(), lease_ms, ttl_ms, gate };
+    let on_duplicate = on_duplicate.map(Box::new);
+    let request =
+        DestinationRequest::Claim { key: key.into(), lease_ms, ttl_ms, gate, on_duplicate };
     match call(env, destination, &request).await? {
         DestinationAnswer::Claimed(claim) => Ok(claim),
         _ => Err(rpc::unexpected(BINDING)),
@@ -244,7 +285,7 @@ impl DestinationStore {
         // Each call reads and writes without an await in between: no other
         // call of this object runs in the meantime.
         let answer = match request {
-            DestinationRequest::Claim { key, lease_ms, ttl_ms, gate } => {
+            DestinationRequest::Claim { key, lease_ms, ttl_ms, gate, on_duplicate } => {
                 let entry = entry(&sql, &key, now)?;
                 // Ungated: no caps, and a closed breaker nothing opens.
                 let gated = gate.is_some();
@@ -266,6 +307,14 @@ impl DestinationStore {
                 });
                 if let Some(written) = &claimed.entry {
                     upsert(&sql, &key, written, now.saturating_add(ttl_ms))?;
+                }
+                if let (Claim::Duplicate { attempt }, Some(log)) = (claimed.claim, on_duplicate) {
+                    delivery_log::append(
+                        &sql,
+                        now,
+                        &serde_json::to_string(&log.entry(attempt, now))?,
+                    )?;
+                    count_in(&sql, now, "duplicate", None)?;
                 }
                 if gated {
                     self.window.set(claimed.window);

@@ -50,9 +50,16 @@ pub async fn accept(
     }
     let key = event.key().accepted();
     let ttl_ms = config.idempotency_ttl_seconds * 1000;
-    let claimed =
-        destination::claim(env, &destination.name, key.as_str(), ACCEPT_LEASE_MS, ttl_ms, None)
-            .await;
+    let claimed = destination::claim(
+        env,
+        &destination.name,
+        key.as_str(),
+        ACCEPT_LEASE_MS,
+        ttl_ms,
+        None,
+        None,
+    )
+    .await;
     let attempt = match claimed {
         Err(_) => return Attempt::unclaimed(destination, DeliveryOutcome::StoreUnavailable, None),
         Ok(Claim::Held(_) | Claim::InFlight) => {
@@ -79,6 +86,7 @@ pub async fn accept(
         ending: Some(ending),
         acceptance: true,
         latency_ms: None,
+        recorded: false,
     }
 }
 
