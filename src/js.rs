@@ -141,10 +141,31 @@ impl JsInput {
 impl JsInput {
     /// The header (the first `header_length` bytes) and the body after it.
     fn header_and_body(&self, header_length: usize, body_length: usize) -> (&str, &[u8]) {
+        let (header, _, body) = self.parts(header_length, 0, body_length);
+        (header, body)
+    }
+
+    /// The header, then `digests_length` bytes of digests, then the body.
+    fn parts(
+        &self,
+        header_length: usize,
+        digests_length: usize,
+        body_length: usize,
+    ) -> (&str, &[u8], &[u8]) {
         let (header, rest) = self.0.split_at_checked(header_length).unwrap_or_default();
+        let (digests, rest) = rest.split_at_checked(digests_length).unwrap_or_default();
         let body = rest.get(..body_length).unwrap_or_default();
         // JS writes the header with TextEncoder: always UTF-8.
-        (core::str::from_utf8(header).unwrap_or_default(), body)
+        (core::str::from_utf8(header).unwrap_or_default(), digests, body)
+    }
+}
+
+/// Digests written by JS back to back, 32 bytes each; bytes of another
+/// length are no digests at all (so they never verify).
+fn digests_of(bytes: &[u8]) -> &[[u8; 32]] {
+    match bytes.as_chunks::<32>() {
+        (digests, []) => digests,
+        _ => &[],
     }
 }
 
@@ -171,6 +192,20 @@ impl JsVerifier {
         self.0.verify(body, header).err().map(Failure::from)
     }
 
+    /// [`verify`](JsVerifier::verify) with the body's HMAC-SHA256 digests
+    /// computed by the runtime (one per secret, in order, after the header):
+    /// [`Verifier::verify_digests`], the same rule.
+    #[wasm_bindgen(js_name = verifyDigests)]
+    pub fn verify_digests(
+        &self,
+        input: &JsInput,
+        header_length: usize,
+        digests_length: usize,
+    ) -> Option<Failure> {
+        let (header, digests, _) = input.parts(header_length, digests_length, 0);
+        self.0.verify_digests(header, digests_of(digests)).err().map(Failure::from)
+    }
+
     /// `sha256=<64 lowercase hex>` of the body under the first secret.
     pub fn sign(&self, input: &JsInput, body_length: usize) -> String {
         self.0.sign(input.header_and_body(0, body_length).1)
@@ -191,6 +226,31 @@ impl JsVerifier {
         let (header, body) = input.header_and_body(header_length, body_length);
         let options = options(max_age_seconds, now_unix_seconds, allow_unknown_events);
         self.0.verify_event(body, header, &options).err().map(Failure::from)
+    }
+
+    /// [`verify_event`](JsVerifier::verify_event) with the body's digests
+    /// computed by the runtime (after the header, before the body): the
+    /// signature checked by [`Verifier::verify_digests`], then the event
+    /// validated, as [`Verifier::verify_event`] does.
+    #[wasm_bindgen(js_name = verifyEventDigests)]
+    #[allow(clippy::too_many_arguments)]
+    pub fn verify_event_digests(
+        &self,
+        input: &JsInput,
+        header_length: usize,
+        digests_length: usize,
+        body_length: usize,
+        max_age_seconds: Option<f64>,
+        now_unix_seconds: f64,
+        allow_unknown_events: Option<bool>,
+    ) -> Option<Failure> {
+        let (header, digests, body) = input.parts(header_length, digests_length, body_length);
+        let options = options(max_age_seconds, now_unix_seconds, allow_unknown_events);
+        let verified = self.0.verify_digests(header, digests_of(digests)).map_err(Error::from);
+        verified
+            .and_then(|()| Ok(validate_event(body, &options).map(drop)?))
+            .err()
+            .map(Failure::from)
     }
 }
 

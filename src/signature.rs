@@ -102,13 +102,58 @@ impl Verifier {
     /// A [`VerifyError`] saying what is wrong with the header, or
     /// [`VerifyError::Mismatch`] if it is well formed but does not match.
     pub fn verify(&self, body: &[u8], header: &str) -> Result<(), VerifyError> {
-        let expected = parse_header(header)?;
-        let matched = self
-            .keys
-            .iter()
-            .fold(Choice::from(0), |matched, key| matched | mac(key, body).ct_eq(&expected));
-        if bool::from(matched) { Ok(()) } else { Err(VerifyError::Mismatch) }
+        any_match(header, self.keys.iter().map(|key| mac(key, body)))
     }
+
+    /// Checks `header` against HMAC-SHA256 digests of the body computed
+    /// elsewhere (by a runtime's native HMAC, say), one per secret in this
+    /// verifier's order: the same rule as [`verify`](Self::verify), which
+    /// computes them itself (the header parsed first, then a constant-time
+    /// comparison with every digest, valid if any matches).
+    ///
+    /// ```
+    /// use hmac::{Hmac, KeyInit, Mac};
+    /// use threetone_webhooks::Verifier;
+    ///
+    /// let verifier = Verifier::with_secrets(["new", "old"])?;
+    /// let digest = |secret: &[u8]| -> [u8; 32] {
+    ///     let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    ///     mac.update(b"body");
+    ///     mac.finalize().into_bytes().into()
+    /// };
+    /// let header = Verifier::new("old")?.sign(b"body");
+    /// verifier.verify_digests(&header, &[digest(b"new"), digest(b"old")])?;
+    /// assert!(verifier.verify_digests(&header, &[digest(b"new"), digest(b"other")]).is_err());
+    /// # Ok::<(), threetone_webhooks::VerifyError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As for [`verify`](Self::verify); digests of another number than the
+    /// secrets' never match ([`VerifyError::Mismatch`]).
+    pub fn verify_digests(
+        &self,
+        header: &str,
+        digests: &[[u8; DIGEST_LEN]],
+    ) -> Result<(), VerifyError> {
+        let counted = digests.len() == self.keys.len();
+        match any_match(header, digests.iter().copied()) {
+            Ok(()) if !counted => Err(VerifyError::Mismatch),
+            result => result,
+        }
+    }
+}
+
+/// The one rule of both [`Verifier::verify`] and [`Verifier::verify_digests`]:
+/// the header parsed, then compared in constant time with every digest (each
+/// computed only after the header parsed), valid if any matches.
+fn any_match(
+    header: &str,
+    digests: impl Iterator<Item = [u8; DIGEST_LEN]>,
+) -> Result<(), VerifyError> {
+    let expected = parse_header(header)?;
+    let matched =
+        digests.fold(Choice::from(0), |matched, digest| matched | digest.ct_eq(&expected));
+    if bool::from(matched) { Ok(()) } else { Err(VerifyError::Mismatch) }
 }
 
 impl fmt::Debug for Verifier {
@@ -162,4 +207,56 @@ fn mac(key: &HmacSha256, body: &[u8]) -> [u8; DIGEST_LEN] {
     let mut mac = key.clone();
     mac.update(body);
     mac.finalize().into_bytes().into()
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::format;
+
+    use super::*;
+
+    /// Digests computed outside the verifier get `verify`'s answer for every
+    /// kind of header, with one secret and with several.
+    #[test]
+    fn verify_digests_answers_as_verify() {
+        let body = b"{\"event\":\"call_started\"}";
+        for secrets in [&["only"][..], &["new", "old", "older"][..]] {
+            let verifier = Verifier::with_secrets(secrets).unwrap();
+            let digests: Vec<[u8; DIGEST_LEN]> = secrets
+                .iter()
+                .map(|secret| mac(&prepare_key(secret.as_bytes()).unwrap(), body))
+                .collect();
+            let mut headers: Vec<String> =
+                secrets.iter().map(|secret| Verifier::new(secret).unwrap().sign(body)).collect();
+            let upper = headers[0].to_uppercase().replacen("SHA256", "sha256", 1);
+            headers.extend([
+                Verifier::new("other").unwrap().sign(body),
+                format!("  {upper}\n"),
+                String::new(),
+                "sha1=00".into(),
+                "sha256=00".into(),
+                format!("sha256={}", "zz".repeat(32)),
+            ]);
+            for header in &headers {
+                assert_eq!(
+                    verifier.verify_digests(header, &digests),
+                    verifier.verify(body, header),
+                    "{header}"
+                );
+            }
+            // Another number of digests than of secrets never verifies.
+            let valid = &headers[0];
+            assert_eq!(verifier.verify_digests(valid, &[]), Err(VerifyError::Mismatch));
+            let more = [digests.as_slice(), &[digests[0]]].concat();
+            assert_eq!(verifier.verify_digests(valid, &more), Err(VerifyError::Mismatch));
+            if secrets.len() > 1 {
+                assert_eq!(
+                    verifier.verify_digests(valid, &digests[..1]),
+                    Err(VerifyError::Mismatch)
+                );
+            }
+            // The header's own errors come first, as in verify.
+            assert_eq!(verifier.verify_digests("sha1=00", &[]), Err(VerifyError::UnknownScheme));
+        }
+    }
 }

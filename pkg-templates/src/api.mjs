@@ -7,6 +7,7 @@
 import { EVENT_TYPES, SIGNATURE_HEADER } from "./core.mjs";
 import { Failure, Input, Verifier, sampleEvent, validateEvent, wasmMemory } from "./glue.mjs";
 import { DEFAULT_MAX_BODY_BYTES, declaredLength, readWebBody } from "./http.mjs";
+import { nativeHmac } from "./native-hmac.mjs";
 
 /** @import { ErrorCode, EventType, KnownEvent, ThreeToneEvent } from "./core.mjs" */
 
@@ -88,8 +89,10 @@ let memoryBytes = new Uint8Array(0);
 const HEADER_VIEW_BYTES = 256;
 let headerView = memoryBytes.subarray(0, 0);
 let headerViewStart = -1;
-/** Byte lengths of what `place` last wrote. */
-const placed = { header: 0, body: 0 };
+/** Byte lengths of what `place` last wrote: the header, the digests after it, the body after them. */
+const placed = { header: 0, digests: 0, body: 0 };
+/** Bytes of an HMAC-SHA256 digest. */
+const DIGEST_BYTES = 32;
 
 // A typed array's own length, read by the engine's getter: a subclass (or an
 // own property) can make `length` and `byteLength` say anything, while `set`
@@ -128,26 +131,33 @@ function utf8Length(text) {
 }
 
 /**
- * Writes `header`, then the raw body, into the core's input. A body over
- * `maxBodyBytes`, or one that cannot fit in wasm memory, throws the core's
- * `payload_too_large` before anything is reserved for it.
+ * Writes `header`, then (given the verifier's `keys` for the runtime's HMAC)
+ * the body's digests under each, then the raw body (unless `writeBody` is
+ * false: the core then compares digests and reads no body) into the core's
+ * input. A body over `maxBodyBytes`, or one that cannot fit in wasm memory,
+ * throws the core's `payload_too_large` before anything is reserved for it
+ * or hashed: room for the body is reserved even when it is not written, so
+ * that every path gives the same answers.
  * @param {string} header
  * @param {string | Uint8Array} raw
  * @param {number} maxBodyBytes
+ * @param {unknown[] | null} [keys]
+ * @param {boolean} [writeBody]
  */
-function place(header, raw, maxBodyBytes) {
+function place(header, raw, maxBodyBytes, keys = null, writeBody = true) {
   // A string takes at least 1 and at most 3 UTF-8 bytes per UTF-16 unit.
   const headerCapacity = Math.max(HEADER_VIEW_BYTES, header.length * 3);
+  const digestBytes = keys === null ? 0 : keys.length * DIGEST_BYTES;
   const text = typeof raw === "string";
   const length = text ? raw.length : typedArrayLength.call(raw);
   input ??= new Input();
   if (length > maxBodyBytes) raise(Input.tooLarge(text ? utf8Length(raw) : length, maxBodyBytes));
   let bodyCapacity = text ? Math.min(length * 3, maxBodyBytes) : length;
-  let start = input.reserve(headerCapacity + bodyCapacity);
+  let start = input.reserve(headerCapacity + digestBytes + bodyCapacity);
   if (start === 0 && text) {
     // Three bytes a unit did not fit: what the text takes exactly may.
     bodyCapacity = utf8Length(raw);
-    start = input.reserve(headerCapacity + bodyCapacity);
+    start = input.reserve(headerCapacity + digestBytes + bodyCapacity);
   }
   if (start === 0) raise(Input.tooLarge(bodyCapacity));
   // Growing wasm memory detaches every view of it.
@@ -158,8 +168,18 @@ function place(header, raw, maxBodyBytes) {
   }
   const headerBytes = headerCapacity === HEADER_VIEW_BYTES ? headerView : memoryBytes.subarray(start, start + headerCapacity);
   placed.header = header === "" ? 0 : utf8Encoder.encodeInto(header, headerBytes).written;
-  const bodyStart = start + placed.header;
-  if (text) {
+  let bodyStart = start + placed.header;
+  placed.digests = digestBytes;
+  if (keys !== null) {
+    const hmac = /** @type {import("./native-hmac.mjs").NativeHmac} */ (nativeHmac);
+    for (const key of keys) {
+      memoryBytes.set(hmac.digest(key, raw), bodyStart);
+      bodyStart += DIGEST_BYTES;
+    }
+  }
+  if (!writeBody) {
+    placed.body = 0;
+  } else if (text) {
     const { read, written } = utf8Encoder.encodeInto(raw, memoryBytes.subarray(bodyStart, bodyStart + bodyCapacity));
     // Only a capacity cut to maxBodyBytes leaves text unwritten.
     if (read < raw.length) raise(Input.tooLarge(utf8Length(raw), maxBodyBytes));
@@ -293,13 +313,36 @@ function verifierFor(secret, caller) {
   return verifier;
 }
 
+// Each verifier's keys for the runtime's HMAC, where it has one (native-hmac.mjs).
+/** @type {WeakMap<Verifier, unknown[]>} */
+const nativeKeys = new WeakMap();
+
+/**
+ * The verifier's keys when the runtime's HMAC should hash `raw` (a body of
+ * at least its `minBodyBytes`; a string only when its UTF-8, 3 bytes a unit
+ * at most, cannot exceed `maxBodyBytes`, which only writing it would tell),
+ * else null: the core hashes it.
+ * @param {Verifier} verifier
+ * @param {string | Uint8Array} raw
+ * @param {number} maxBodyBytes
+ */
+function nativeKeysFor(verifier, raw, maxBodyBytes) {
+  if (nativeHmac === null) return null;
+  const text = typeof raw === "string";
+  const length = text ? raw.length : typedArrayLength.call(raw);
+  if (length < nativeHmac.minBodyBytes || (text && length * 3 > maxBodyBytes)) return null;
+  return nativeKeys.get(verifier) ?? null;
+}
+
 /**
  * @param {string[]} secrets
  * @param {string} caller
  */
 function newVerifier(secrets, caller) {
   try {
-    return new Verifier(secrets);
+    const verifier = new Verifier(secrets);
+    if (nativeHmac !== null) nativeKeys.set(verifier, secrets.map(nativeHmac.key));
+    return verifier;
   } catch (thrown) {
     if (!(thrown instanceof Failure)) throw thrown;
     const code = /** @type {ErrorCode} */ (thrown.code);
@@ -379,8 +422,12 @@ function placedInput() {
 function verifyWith(verifier, body, signature, maxBodyBytes) {
   const raw = rawBody(body, "verify");
   try {
-    place(headerValue(signature), raw, maxBodyBytes);
-    return verifier.verify(placedInput(), placed.header, placed.body);
+    const keys = nativeKeysFor(verifier, raw, maxBodyBytes);
+    // With the runtime's digests, the core needs no body.
+    place(headerValue(signature), raw, maxBodyBytes, keys, keys === null);
+    return keys === null
+      ? verifier.verify(placedInput(), placed.header, placed.body)
+      : verifier.verifyDigests(placedInput(), placed.header, placed.digests);
   } catch (error) {
     throw recover(error);
   }
@@ -397,8 +444,13 @@ function constructWith(verifier, body, signature, options) {
   const maxBodyBytes = bodyLimit(options);
   let failure;
   try {
-    place(headerValue(signature), raw, maxBodyBytes);
-    failure = verifier.verifyEvent(placedInput(), placed.header, placed.body, ...optionArguments(options));
+    const keys = nativeKeysFor(verifier, raw, maxBodyBytes);
+    place(headerValue(signature), raw, maxBodyBytes, keys);
+    const [maxAge, now, allowUnknown] = optionArguments(options);
+    failure =
+      keys === null
+        ? verifier.verifyEvent(placedInput(), placed.header, placed.body, maxAge, now, allowUnknown)
+        : verifier.verifyEventDigests(placedInput(), placed.header, placed.digests, placed.body, maxAge, now, allowUnknown);
   } catch (error) {
     throw recover(error);
   }

@@ -1,4 +1,5 @@
-// Entry for node: initialize first, then the API.
+// Entry for node (and Bun): initialize first, node:crypto's HMAC for large bodies, then the API.
 import "./init-node.mjs";
+import "./hmac-node.mjs";
 
 export * from "../api.mjs";
