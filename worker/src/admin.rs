@@ -329,8 +329,18 @@ pub async fn listen(
     Ok(Ok(listen::connect(request, env).await?))
 }
 
-/// 501: the endpoint needs the archive.
-fn no_archive() -> Reply {
+/// [`refuse`], or 501 when the Worker has no archive.
+async fn refuse_without_archive(
+    request: &Request,
+    config: &Config,
+    env: &Env,
+) -> Result<Option<Reply>> {
+    if let Some(refusal) = refuse(request, config, env).await? {
+        return Ok(Some(refusal));
+    }
+    if archive::is_bound(env) {
+        return Ok(None);
+    }
     let answer = Answer {
         message: Some(
             "bind an R2 bucket as ARCHIVE (see wrangler.toml) to keep events and replay them"
@@ -338,18 +348,15 @@ fn no_archive() -> Reply {
         ),
         ..Answer::error("archive_not_configured")
     };
-    Reply::json(501, &answer)
+    Ok(Some(Reply::json(501, &answer)))
 }
 
 /// `POST /replay`: counts the archived events a selection covers
 /// (`dry_run`, the default), or sends them again (202, with the replay's
 /// progress, also at `GET /replay/<id>`).
 pub async fn replay_archive(request: &mut Request, config: &Config, env: &Env) -> Result<Reply> {
-    if let Some(refusal) = refuse(request, config, env).await? {
+    if let Some(refusal) = refuse_without_archive(request, config, env).await? {
         return Ok(refusal);
-    }
-    if !archive::is_bound(env) {
-        return Ok(no_archive());
     }
     let text = request.text().await.unwrap_or_default();
     let asked =
@@ -401,11 +408,8 @@ pub async fn replay_progress(
     env: &Env,
     id: &str,
 ) -> Result<Reply> {
-    if let Some(refusal) = refuse(request, config, env).await? {
+    if let Some(refusal) = refuse_without_archive(request, config, env).await? {
         return Ok(refusal);
-    }
-    if !archive::is_bound(env) {
-        return Ok(no_archive());
     }
     Ok(match replay::progress(env, id).await? {
         Some(progress) => Reply::json(200, &progress),
@@ -420,11 +424,8 @@ pub async fn archived_body(
     env: &Env,
     key: &str,
 ) -> Result<Reply> {
-    if let Some(refusal) = refuse(request, config, env).await? {
+    if let Some(refusal) = refuse_without_archive(request, config, env).await? {
         return Ok(refusal);
-    }
-    if !archive::is_bound(env) {
-        return Ok(no_archive());
     }
     Ok(match archive::fetch(env, key).await? {
         Some((body, facts)) => {
