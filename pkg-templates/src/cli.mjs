@@ -1,11 +1,15 @@
 #!/usr/bin/env node
-// threetone-webhooks sign | verify | send: sign and check bodies, and send
-// realistic signed sample events to a URL (like `stripe trigger`).
+// threetone-webhooks sign | verify | send | listen: sign and check bodies,
+// send realistic signed sample events to a URL (like `stripe trigger`), and
+// forward the events a threetone-edge Worker verifies to a local URL (like
+// `stripe listen`).
 
+import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 
 import { EVENT_TYPES, SIGNATURE_HEADER, WebhookVerificationError, generateTestEvent, sign, verifyOrThrow } from "threetone-webhooks";
+import { listen, listenUrl } from "./listen.mjs";
 
 const HELP = {
   main: `Usage: threetone-webhooks <command> [options]
@@ -14,6 +18,7 @@ Commands:
   sign     Print the ${SIGNATURE_HEADER} value for a body
   verify   Check a signature against a body
   send     POST a signed sample event to a URL and print the response
+  listen   Forward the events a threetone-edge Worker verifies to a local URL
 
 Run 'threetone-webhooks <command> --help' for a command's options.
 
@@ -40,6 +45,27 @@ is printed with its Location and exits 1. Plain http:// to a host other than
 this machine gets a warning: the body and its signature cross the network
 unencrypted.
 Event types: ${EVENT_TYPES.join(", ")}`,
+  listen: `Usage: threetone-webhooks listen --edge URL --token TOKEN --forward-to URL [--events TYPES] [--secret SECRET]
+
+Connects to the threetone-edge Worker at --edge over a WebSocket (GET /listen,
+authenticated with its admin token) and forwards every event the Worker
+verified to --forward-to: the exact body, with Content-Type,
+X-ThreeTone-Event, X-ThreeTone-Delivery-Id and an ${SIGNATURE_HEADER} made
+with a local signing secret, which it prints at the start (whsec_ and 32 hex
+digits, new on each start) so that your endpoint can verify it. Prints one line
+per event: when the Worker received it, its type, its call id, your endpoint's
+status and the time it took. Reconnects after 1 s, 2 s, ... up to 30 s when the
+connection drops. Listening changes nothing the Worker's destinations receive;
+the Worker takes at most 5 listeners.
+
+  --edge URL        the Worker (https://..., or http://127.0.0.1:8787 for wrangler dev)
+  --token TOKEN     its ADMIN_TOKEN (default: THREETONE_ADMIN_TOKEN's value)
+  --forward-to URL  where to POST each event (redirects are not followed; 10 s timeout)
+  --events TYPES    only these types, comma separated (filtered by the Worker and here)
+  --secret SECRET   sign with this secret instead of a new one (default:
+                    THREETONE_LISTEN_SECRET's value); it is not printed
+
+Event types: ${EVENT_TYPES.join(", ")}`,
 };
 
 const OPTIONS = /** @type {const} */ ({
@@ -48,6 +74,10 @@ const OPTIONS = /** @type {const} */ ({
   url: { type: "string" },
   event: { type: "string" },
   data: { type: "string" },
+  edge: { type: "string" },
+  token: { type: "string" },
+  "forward-to": { type: "string" },
+  events: { type: "string", multiple: true },
   help: { type: "boolean", short: "h" },
 });
 
@@ -71,7 +101,12 @@ function readBody(file) {
 /** Environment variable the secret may come from instead of --secret. */
 const SECRET_VARIABLE = "THREETONE_WEBHOOK_SECRET";
 
-/** @typedef {{ secret?: string[], signature?: string, url?: string, event?: string, data?: string, help?: boolean }} Values */
+/**
+ * @typedef {{
+ *   secret?: string[], signature?: string, url?: string, event?: string, data?: string,
+ *   edge?: string, token?: string, "forward-to"?: string, events?: string[], help?: boolean,
+ * }} Values
+ */
 
 /**
  * --secret's values, else the environment's secret (unset or empty: none).
@@ -139,8 +174,66 @@ async function send(values, command) {
 }
 
 /**
+ * `value` as a URL of one of `protocols`, or exits 2 saying why not.
+ * @param {string} value
+ * @param {string} option
+ * @param {string[]} protocols
+ * @param {string} command
+ * @returns {URL}
+ */
+function urlOption(value, option, protocols, command) {
+  /** @type {URL} */
+  let url;
+  try {
+    url = new URL(value);
+  } catch {
+    fail(`${option} ${JSON.stringify(value)} is not a URL`, command);
+  }
+  if (!protocols.includes(url.protocol)) fail(`${option} must be ${protocols.map((p) => `${p}//`).join(" or ")}, got ${url.protocol}`, command);
+  return url;
+}
+
+/** Environment variables `listen` reads. */
+const TOKEN_VARIABLE = "THREETONE_ADMIN_TOKEN";
+const LISTEN_SECRET_VARIABLE = "THREETONE_LISTEN_SECRET";
+
+/**
  * @param {Values} values
- * @param {"url" | "event" | "signature"} name
+ * @param {string} command
+ */
+async function listenCommand(values, command) {
+  const edge = urlOption(required(values, "edge", command), "--edge", ["https:", "http:", "wss:", "ws:"], command);
+  const forwardTo = urlOption(required(values, "forward-to", command), "--forward-to", ["http:", "https:"], command);
+  const token = values.token ?? process.env[TOKEN_VARIABLE];
+  if (token === undefined || token === "") fail(`--token is required (or set ${TOKEN_VARIABLE})`, command);
+  const events = (values.events ?? []).flatMap((list) => list.split(",")).map((name) => name.trim()).filter((name) => name !== "");
+  for (const name of events) {
+    if (!/^[a-z0-9_]+$/.test(name)) fail(`--events: ${JSON.stringify(name)} is no event type`, command);
+    if (!(/** @type {readonly string[]} */ (EVENT_TYPES).includes(name))) console.error(`threetone-webhooks: warning: ${name} is not an event type this version knows`);
+  }
+  if ((values.secret?.length ?? 0) > 1) fail("listen signs with one --secret", command);
+  const given = values.secret?.[0] ?? process.env[LISTEN_SECRET_VARIABLE];
+  const secret = given === undefined || given === "" ? `whsec_${randomBytes(16).toString("hex")}` : given;
+  if ((edge.protocol === "http:" || edge.protocol === "ws:") && !isLoopback(edge)) {
+    console.error(`threetone-webhooks: warning: ${edge.host} is reached over plain ${edge.protocol}//: the admin token crosses the network unencrypted`);
+  }
+  // The one secret ever printed: made here for this purpose, as `stripe listen` prints its whsec_.
+  if (secret === given) console.log(`Signing forwarded events with the secret from ${values.secret ? "--secret" : LISTEN_SECRET_VARIABLE}`);
+  else console.log(`Your webhook signing secret is ${secret} (verify forwarded events with it)`);
+  console.error(`threetone-webhooks: connecting to ${listenUrl(edge.href, events).href}`);
+  const listener = listen({ edge: edge.href, token, forwardTo: forwardTo.href, secret, events });
+  const stop = () => void listener.stop();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const code = await listener.finished;
+  process.off("SIGINT", stop);
+  process.off("SIGTERM", stop);
+  return code;
+}
+
+/**
+ * @param {Values} values
+ * @param {"url" | "event" | "signature" | "edge" | "forward-to"} name
  * @param {string} command
  * @returns {string}
  */
@@ -189,6 +282,8 @@ async function main(argv) {
     }
     case "send":
       return send(values, command);
+    case "listen":
+      return listenCommand(values, command);
   }
   return 2;
 }
