@@ -25,6 +25,10 @@ const NPM_LOCKFILES: [&str; 4] = [
 /// Runs every check.
 pub fn check() -> Result<(), String> {
     tools::cargo_deny()?;
+    // `--offline` keeps cargo deny from fetching the advisory database; the
+    // crates it reads the metadata of must be downloaded first (on a fresh
+    // machine, nothing but xtask's own are).
+    run(Command::new("cargo").args(["fetch", "--locked"]))?;
     run(Command::new("cargo").args([
         "deny",
         "--offline",
