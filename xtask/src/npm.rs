@@ -132,7 +132,101 @@ fn assemble(templates: &Path, bindgen: &Path, package: &Path) -> Result<(), Stri
             .args(["--external:threetone-webhooks", "--external:node:*"])
             .arg(format!("--outfile={}", dist.join(format!("{adapter}.cjs")).display())))?;
     }
+    strip_comments(&esbuild, &dist)?;
+    prune_declarations(package, &manifest)?;
     set_executable(&dist.join("cli.mjs"))
+}
+
+/// Reprints the ES modules without their comments: the same code, formatted.
+/// The JSDoc is in the declarations tsc emitted from it, which is where
+/// editors read it; shipping it twice more is a third of the JS's size.
+fn strip_comments(esbuild: &Path, dist: &Path) -> Result<(), String> {
+    let mut files = Vec::new();
+    list_files(dist, &mut files)?;
+    let modules: Vec<&PathBuf> = files
+        .iter()
+        // The inlined wasm is one string: nothing to strip.
+        .filter(|file| {
+            file.extension().is_some_and(|ext| ext == "mjs") && !file.ends_with("wasm-inline.mjs")
+        })
+        .collect();
+    run(Command::new(esbuild)
+        .args(modules)
+        .args([
+            "--format=esm",
+            "--charset=utf8",
+            "--log-level=warning",
+            "--allow-overwrite",
+            "--out-extension:.js=.mjs",
+        ])
+        .arg(format!("--outbase={}", dist.display()))
+        .arg(format!("--outdir={}", dist.display())))
+}
+
+/// Keeps the declarations that the manifest's `types` conditions reach,
+/// following their relative imports; the others (the CLI's, the entries',
+/// the inlined wasm's) declare modules no consumer can import by name.
+fn prune_declarations(package: &Path, manifest: &serde_json::Value) -> Result<(), String> {
+    let mut pending: Vec<PathBuf> = Vec::new();
+    collect_types(manifest, &mut pending);
+    let mut reached = std::collections::BTreeSet::new();
+    while let Some(relative) = pending.pop() {
+        let file = package.join(&relative);
+        if !reached.insert(file.clone()) {
+            continue;
+        }
+        let text = read(&file)?;
+        let dir = relative.parent().unwrap_or(Path::new(""));
+        // A declaration's relative imports are its double-quoted strings that start with "./" or "../".
+        for quoted in text.split('"').skip(1).step_by(2) {
+            if !(quoted.starts_with("./") || quoted.starts_with("../")) {
+                continue;
+            }
+            let declaration = if let Some(stem) = quoted.strip_suffix(".mjs") {
+                format!("{stem}.d.mts")
+            } else if let Some(stem) = quoted.strip_suffix(".cjs") {
+                format!("{stem}.d.cts")
+            } else {
+                return Err(format!("{}: import of {quoted} without .mjs or .cjs", file.display()));
+            };
+            pending.push(normalize(&dir.join(declaration)));
+        }
+    }
+    let mut files = Vec::new();
+    list_files(&package.join("dist"), &mut files)?;
+    for file in files {
+        let name = file.to_string_lossy();
+        if (name.ends_with(".d.mts") || name.ends_with(".d.cts")) && !reached.contains(&file) {
+            fs::remove_file(&file).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}
+
+/// Every `types` value in the manifest (the top-level one and each condition's).
+fn collect_types(value: &serde_json::Value, found: &mut Vec<PathBuf>) {
+    let Some(map) = value.as_object() else { return };
+    for (key, value) in map {
+        match value.as_str() {
+            Some(path) if key == "types" => found.push(normalize(Path::new(path))),
+            _ => collect_types(value, found),
+        }
+    }
+}
+
+/// `a/./b/../c` as `a/c`, without touching the file system.
+fn normalize(path: &Path) -> PathBuf {
+    let mut normal = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                normal.pop();
+            }
+            other => normal.push(other),
+        }
+    }
+    normal
 }
 
 /// The modules `tsc` does not check: they come with their declarations
