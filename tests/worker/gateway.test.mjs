@@ -333,7 +333,7 @@ describe("destination protection", () => {
 for (const mode of ["direct", "queue"]) {
   test(`${mode} mode, two destinations (one failing 30%, one healthy): each event exactly once at each`, { timeout: 180_000 }, async () => {
     const routes = ([flaky, healthy]) => [
-      { path: "/hook", secrets: ["WEBHOOK_SECRET"], destinations: [{ name: "flaky", url: flaky.url, timeout_ms: 300 }, { name: "healthy", url: healthy.url }] },
+      { path: "/hook", secrets: ["WEBHOOK_SECRET"], destinations: [{ name: "flaky", url: flaky.url, timeout_ms: 2000 }, { name: "healthy", url: healthy.url }] },
     ];
     const vars = { DELIVERY_MODE: mode, RETRY_MAX_RETRIES: "20", RETRY_DELAY_SECONDS: "0", BREAKER_COOLDOWN_SECONDS: "1", RATE_LIMIT_FAILURES: "100000" };
     await withGateway(

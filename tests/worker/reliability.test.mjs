@@ -18,16 +18,29 @@ const EVENTS = Number(process.env.RELIABILITY_EVENTS ?? 300);
 const FORGED = Math.max(5, Math.round(EVENTS / 20));
 const CONCURRENCY = 8;
 
+/** The edge's timeout toward the origin in these scenarios. */
+const ORIGIN_TIMEOUT_MS = 1000;
 /**
- * An origin that counts a delivery only when it answered 200 and the answer
- * was sent (a delivery whose answer never left is not one), and that can be
- * told to fail, to hang, or to go down and come back on the same port.
+ * How long the origin may take to answer. An answer that leaves near the
+ * edge's timeout may arrive after the edge gave up: a duplicate no receiver
+ * can avoid (the destination has X-ThreeTone-Delivery-Id for that). So a
+ * late answer is not sent at all, and the edge sees a failure, as it does.
+ */
+const ANSWER_WITHIN_MS = 250;
+
+/**
+ * An origin that counts a delivery only when it answered 200 in time and the
+ * answer was sent (a delivery whose answer never left is not one), and that
+ * can be told to fail, to hang, or to go down (it stops answering, then
+ * drops every connection) and come back on the same port.
  */
 async function faultyOrigin() {
   const acknowledged = new Map(); // body hash -> count
   const seen = new Set(); // every body hash that arrived
   let behave = () => "ok";
+  let answering = true;
   const server = http.createServer((request, response) => {
+    const arrived = performance.now();
     const chunks = [];
     request.on("data", (chunk) => chunks.push(chunk));
     request.on("end", () => {
@@ -36,6 +49,7 @@ async function faultyOrigin() {
       seen.add(hash);
       const action = behave({ hash, firstTime });
       if (action === "hang") return; // never answers; the edge times out
+      if (!answering || performance.now() - arrived > ANSWER_WITHIN_MS) return request.socket.destroy();
       const status = action === "fail" ? 500 : 200;
       response.on("finish", () => {
         if (status === 200) acknowledged.set(hash, (acknowledged.get(hash) ?? 0) + 1);
@@ -51,10 +65,13 @@ async function faultyOrigin() {
     seen,
     behave: (fn) => (behave = fn),
     async down(ms) {
+      answering = false;
+      await sleep(ANSWER_WITHIN_MS); // the answers already sent are read
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await sleep(ms);
       await new Promise((resolve) => server.listen(port, "127.0.0.1", resolve));
+      answering = true;
     },
     close: () => {
       server.closeAllConnections();
@@ -72,7 +89,7 @@ const SENDER = {
 async function runScenario(t, { mode, fault }) {
   const origin = await faultyOrigin();
   const vars = baseVars(origin, {
-    ORIGIN_TIMEOUT_MS: "300",
+    ORIGIN_TIMEOUT_MS: String(ORIGIN_TIMEOUT_MS),
     RATE_LIMIT_FAILURES: "100000",
     DELIVERY_MODE: mode,
     RETRY_MAX_RETRIES: "20",
